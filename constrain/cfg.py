@@ -1,0 +1,168 @@
+"""The normalized grammar the lexer and parser run on, derived from the IR.
+
+Normalization keeps the language exactly and establishes the invariants the matcher's
+correctness argument needs: every terminal has a non-empty language without the empty
+string, every nonterminal is productive and reachable, and symbols are small integers.
+With those, any prefix the Earley parser accepts is a viable prefix of the language.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from constrain.byte_dfa import ByteDFA, compile_regex_dfa
+from constrain.errors import CompileBudgetError, GrammarError
+from constrain.ir import Grammar, NonTerminal, Rule, Terminal
+
+START = "<start>"
+
+
+@dataclass(frozen=True, eq=False)
+class NormalGrammar:
+    """Symbols are ints: terminals ``0..n_terminals-1``, nonterminals after them.
+
+    ``productions[k] = (lhs, rhs)``; production 0 is the augmented ``<start> -> start``.
+    """
+
+    terminal_names: tuple[str, ...]
+    terminal_dfas: tuple[ByteDFA, ...]
+    ignore: frozenset[int]
+    nonterminal_names: tuple[str, ...]
+    productions: tuple[tuple[int, tuple[int, ...]], ...]
+    nullable: frozenset[int]
+
+    @property
+    def n_terminals(self) -> int:
+        return len(self.terminal_names)
+
+    def is_terminal(self, symbol: int) -> bool:
+        return symbol < self.n_terminals
+
+    def symbol_name(self, symbol: int) -> str:
+        if self.is_terminal(symbol):
+            return self.terminal_names[symbol]
+        return self.nonterminal_names[symbol - self.n_terminals]
+
+
+def terminal_dfa(terminal: Terminal, deadline: float | None = None) -> ByteDFA:
+    """The byte automaton of one terminal, with errors that name the terminal."""
+    if isinstance(terminal.pattern, ByteDFA):
+        return terminal.pattern
+    try:
+        return compile_regex_dfa(terminal.pattern, terminal.dialect, deadline=deadline)
+    except GrammarError as error:
+        raise type(error)(f"terminal {terminal.name}: {error}") from error
+
+
+def normalize(grammar: Grammar, *, budget_seconds: float = 10.0) -> NormalGrammar:
+    """Check and normalize ``grammar``; raises GrammarError for undefined or empty parts."""
+    deadline = time.monotonic() + budget_seconds
+    rules = _split_empty_terminals(grammar.rules, deadline)
+    _check_defined(rules, grammar.start)
+    rules = _useful_rules(rules, grammar.start)
+    terminals = tuple(dict.fromkeys(s for r in rules for s in r.rhs if isinstance(s, Terminal)))
+    ignore_terminals = tuple(t for t in dict.fromkeys(grammar.ignore) if t not in terminals)
+    all_terminals = terminals + ignore_terminals
+    dfas = [terminal_dfa(t, deadline).without_empty() for t in all_terminals]
+    if time.monotonic() > deadline:
+        raise CompileBudgetError(f"compiling the terminals took longer than {budget_seconds} s")
+    terminal_ids = {t: i for i, t in enumerate(all_terminals)}
+    nonterminals = tuple(dict.fromkeys([START, *(r.lhs for r in rules)]))
+    nonterminal_ids = {name: len(all_terminals) + i for i, name in enumerate(nonterminals)}
+
+    def symbol_id(symbol: Terminal | NonTerminal) -> int:
+        return terminal_ids[symbol] if isinstance(symbol, Terminal) else nonterminal_ids[symbol.name]
+
+    productions = [(nonterminal_ids[START], (nonterminal_ids[grammar.start],))]
+    productions += [(nonterminal_ids[r.lhs], tuple(symbol_id(s) for s in r.rhs)) for r in rules]
+    ignore = frozenset(terminal_ids[t] for t in grammar.ignore if not dfas[terminal_ids[t]].is_empty)
+    return NormalGrammar(
+        terminal_names=tuple(t.name for t in all_terminals),
+        terminal_dfas=tuple(dfas),
+        ignore=ignore,
+        nonterminal_names=nonterminals,
+        productions=tuple(dict.fromkeys(productions)),
+        nullable=_nullable(productions),
+    )
+
+
+def _split_empty_terminals(rules: tuple[Rule, ...], deadline: float) -> tuple[Rule, ...]:
+    """Replace a terminal that matches the empty string by an optional non-empty terminal.
+
+    Lexemes are never empty (an empty lexeme could be scanned forever); ``T`` becomes
+    ``T? -> T' | ε`` with ``L(T') = L(T) - {ε}``, which keeps the language.
+    """
+    out: list[Rule] = []
+    optional: dict[Terminal, NonTerminal] = {}
+    for rule in rules:
+        rhs = []
+        for symbol in rule.rhs:
+            if isinstance(symbol, Terminal) and terminal_dfa(symbol, deadline).accepts_empty:
+                if symbol not in optional:
+                    optional[symbol] = NonTerminal(f"{symbol.name}?")
+                    non_empty = Terminal(symbol.name, terminal_dfa(symbol, deadline).without_empty())
+                    out += [Rule(optional[symbol].name, (non_empty,)), Rule(optional[symbol].name, ())]
+                symbol = optional[symbol]
+            rhs.append(symbol)
+        out.append(Rule(rule.lhs, tuple(rhs)))
+    return tuple(out)
+
+
+def _check_defined(rules: tuple[Rule, ...], start: str) -> None:
+    defined = {r.lhs for r in rules}
+    if start not in defined:
+        raise GrammarError(f"the start rule {start!r} is not defined")
+    for rule in rules:
+        for symbol in rule.rhs:
+            if isinstance(symbol, NonTerminal) and symbol.name not in defined:
+                raise GrammarError(f"rule {rule.lhs!r} uses undefined rule {symbol.name!r}")
+
+
+def _useful_rules(rules: tuple[Rule, ...], start: str) -> tuple[Rule, ...]:
+    """Keep the rules whose symbols are all productive and that are reachable from start."""
+
+    def terminal_ok(t: Terminal) -> bool:
+        return not terminal_dfa(t).is_empty
+
+    productive: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for rule in rules:
+            if rule.lhs not in productive and all(
+                terminal_ok(s) if isinstance(s, Terminal) else s.name in productive for s in rule.rhs
+            ):
+                productive.add(rule.lhs)
+                changed = True
+    if start not in productive:
+        raise GrammarError(f"the grammar's language is empty: rule {start!r} derives no text")
+    kept = [
+        r
+        for r in rules
+        if r.lhs in productive
+        and all(terminal_ok(s) if isinstance(s, Terminal) else s.name in productive for s in r.rhs)
+    ]
+    reachable = {start}
+    frontier = [start]
+    while frontier:
+        name = frontier.pop()
+        for rule in kept:
+            if rule.lhs == name:
+                for s in rule.rhs:
+                    if isinstance(s, NonTerminal) and s.name not in reachable:
+                        reachable.add(s.name)
+                        frontier.append(s.name)
+    return tuple(r for r in kept if r.lhs in reachable)
+
+
+def _nullable(productions: list[tuple[int, tuple[int, ...]]]) -> frozenset[int]:
+    nullable: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for lhs, rhs in productions:
+            if lhs not in nullable and all(s in nullable for s in rhs):
+                nullable.add(lhs)
+                changed = True
+    return frozenset(nullable)

@@ -1,0 +1,116 @@
+"""An incremental Earley parser over terminal ids whose states are interned.
+
+A parser state is one Earley chart. Items refer to older charts by id, so a chart's
+content determines its whole future; charts with equal content are the same state.
+Interning makes ``scan(state, terminal)`` a pure function that can be cached, which
+turns the parser into a lazily built automaton: repeated structure (the same nesting
+in a JSON document, say) reuses states, transitions and, downstream, token masks.
+
+Repetition rules should be left-recursive (Lark's expansion is), so that a list's
+chart after a separator does not depend on how many elements came before.
+
+Nullable nonterminals are handled as Aycock and Horspool do: predicting a nullable
+symbol also advances over it, so completions never refer to the chart being built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constrain.cfg import NormalGrammar
+
+SELF = -1  # origin of items that started in the chart that holds them
+DEAD = -1  # result of a scan that no item accepts
+
+Item = tuple[int, int, int]  # (production, dot, origin chart id or SELF)
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    items: tuple[Item, ...]
+    waiting: dict[int, tuple[Item, ...]]  # next symbol -> items whose dot is before it
+    expected_terminals: frozenset[int]
+    accepting: bool
+
+
+class EarleyParser:
+    """Interned Earley charts with cached scans; state 0 is the initial chart."""
+
+    def __init__(self, grammar: NormalGrammar):
+        self.grammar = grammar
+        self._lhs = tuple(lhs for lhs, _ in grammar.productions)
+        self._rhs = tuple(rhs for _, rhs in grammar.productions)
+        self._by_lhs: dict[int, list[int]] = {}
+        for index, lhs in enumerate(self._lhs):
+            self._by_lhs.setdefault(lhs, []).append(index)
+        self.charts: list[Chart] = []
+        self._ids: dict[tuple[frozenset[Item], bool], int] = {}
+        self._scans: dict[tuple[int, int], int] = {}
+        self._close([(0, 0, SELF)])
+
+    def expected_terminals(self, state: int) -> frozenset[int]:
+        return self.charts[state].expected_terminals
+
+    def is_accepting(self, state: int) -> bool:
+        return self.charts[state].accepting
+
+    def scan(self, state: int, terminal: int) -> int:
+        """The chart after ``terminal`` follows ``state``, or DEAD."""
+        key = (state, terminal)
+        result = self._scans.get(key)
+        if result is None:
+            kernel = [
+                (prod, dot + 1, state if origin == SELF else origin)
+                for prod, dot, origin in self.charts[state].waiting.get(terminal, ())
+            ]
+            result = self._close(kernel) if kernel else DEAD
+            self._scans[key] = result
+        return result
+
+    def _close(self, kernel: list[Item]) -> int:
+        """Complete and predict from ``kernel``, then intern the resulting chart."""
+        grammar = self.grammar
+        items: dict[Item, None] = {}
+        work = list(kernel)
+        predicted: set[int] = set()
+        accepting = False
+        while work:
+            item = work.pop()
+            if item in items:
+                continue
+            items[item] = None
+            prod, dot, origin = item
+            rhs = self._rhs[prod]
+            if dot == len(rhs):
+                accepting = accepting or prod == 0  # only the initial chart predicts <start>
+                if origin != SELF:
+                    lhs = self._lhs[prod]
+                    for p2, d2, o2 in self.charts[origin].waiting.get(lhs, ()):
+                        work.append((p2, d2 + 1, origin if o2 == SELF else o2))
+                continue
+            symbol = rhs[dot]
+            if grammar.is_terminal(symbol):
+                continue
+            if symbol not in predicted:
+                predicted.add(symbol)
+                work.extend((p, 0, SELF) for p in self._by_lhs.get(symbol, ()))
+            if symbol in grammar.nullable:
+                work.append((prod, dot + 1, origin))
+        waiting: dict[int, list[Item]] = {}
+        for prod, dot, origin in items:
+            rhs = self._rhs[prod]
+            if dot < len(rhs):
+                waiting.setdefault(rhs[dot], []).append((prod, dot, origin))
+        key = (frozenset(i for lst in waiting.values() for i in lst), accepting)
+        existing = self._ids.get(key)
+        if existing is not None:
+            return existing
+        chart = Chart(
+            items=tuple(items),
+            waiting={symbol: tuple(lst) for symbol, lst in waiting.items()},
+            expected_terminals=frozenset(s for s in waiting if grammar.is_terminal(s)),
+            accepting=accepting,
+        )
+        self._ids[key] = len(self.charts)
+        self.charts.append(chart)
+        return len(self.charts) - 1

@@ -1,0 +1,101 @@
+"""The lexer: one byte DFA per set of expected terminals, built as a product on demand.
+
+At a lexeme boundary the parser expects some set of terminals (plus the ignored ones).
+Running all their DFAs in lockstep is one DFA whose states are tuples of
+``(terminal, terminal state)``; it is built eagerly for every reachable state the first
+time that set is expected, and all such products share one growing transition table
+that the Numba kernels step through. A state accepts the terminals whose component
+accepts; since every terminal DFA is trimmed, any state that exists can still reach
+an accepting one, so "alive" means "viable".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from constrain.byte_dfa import ByteDFA
+
+DEAD = -1
+
+ProductKey = tuple[tuple[int, int], ...]
+
+
+class Lexer:
+    """Product states of terminal DFAs, in growing tables shared by every terminal set."""
+
+    def __init__(self, dfas: tuple[ByteDFA, ...], ignore: frozenset[int]):
+        self._dfas = dfas
+        self._ignore = ignore
+        self._ids: dict[ProductKey | tuple[str, frozenset[int]], int] = {}
+        self._starts: dict[frozenset[int], int] = {}
+        self._transitions = np.full((64, 256), DEAD, dtype=np.int32)
+        self._accepting = np.zeros(64, dtype=np.bool_)
+        self._components: list[ProductKey] = []
+        self.accepted: list[tuple[int, ...]] = []
+        self.is_fresh: list[bool] = []
+
+    @property
+    def transitions(self) -> np.ndarray:
+        return self._transitions[: len(self.accepted)]
+
+    @property
+    def accepting(self) -> np.ndarray:
+        return self._accepting[: len(self.accepted)]
+
+    def start_state(self, expected: frozenset[int]) -> int:
+        """The fresh state that starts a lexeme of any expected (or ignored) terminal."""
+        state = self._starts.get(expected)
+        if state is None:
+            terminals = sorted(expected | self._ignore)
+            components = tuple((t, 0) for t in terminals if not self._dfas[t].is_empty)
+            state = self._build(("fresh", frozenset(terminals)), components)
+            self._starts[expected] = state
+        return state
+
+    def step(self, state: int, byte: int) -> int:
+        return int(self._transitions[state, byte])
+
+    def _build(self, start_key: tuple[str, frozenset[int]], start_components: ProductKey) -> int:
+        """Create the start state and every state reachable from it; return the start id."""
+        start = self._new_state(start_key, start_components, fresh=True)
+        queue = [start]
+        while queue:
+            state = queue.pop()
+            components = self._components[state]
+            if not components:
+                continue
+            rows = np.stack([self._dfas[t].transitions[q] for t, q in components])
+            columns, inverse = np.unique(rows, axis=1, return_inverse=True)
+            targets = np.empty(columns.shape[1], dtype=np.int32)
+            for j in range(columns.shape[1]):
+                key = tuple((t, int(q)) for (t, _), q in zip(components, columns[:, j], strict=True) if q >= 0)
+                if not key:
+                    targets[j] = DEAD
+                    continue
+                target = self._ids.get(key)
+                if target is None:
+                    target = self._new_state(key, key, fresh=False)
+                    queue.append(target)
+                targets[j] = target
+            self._transitions[state] = targets[inverse.reshape(-1)]
+        return start
+
+    def _new_state(self, key: object, components: ProductKey, *, fresh: bool) -> int:
+        state = len(self.accepted)
+        self._components.append(components)
+        if state == len(self._accepting):
+            self._grow()
+        self._ids[key] = state
+        accepted = tuple(t for t, q in components if self._dfas[t].accepting[q])
+        self.accepted.append(accepted)
+        self.is_fresh.append(fresh)
+        self._accepting[state] = bool(accepted)
+        return state
+
+    def _grow(self) -> None:
+        size = 2 * len(self._accepting)
+        transitions = np.full((size, 256), DEAD, dtype=np.int32)
+        transitions[: len(self._transitions)] = self._transitions
+        accepting = np.zeros(size, dtype=np.bool_)
+        accepting[: len(self._accepting)] = self._accepting
+        self._transitions, self._accepting = transitions, accepting
