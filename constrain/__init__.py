@@ -10,6 +10,7 @@ from constrain.errors import (
     UnsupportedSchemaError,
     VocabularyError,
 )
+from constrain.grammars import load_grammar
 from constrain.matcher import Matcher
 from constrain.vocabulary import Vocabulary
 
@@ -30,4 +31,5 @@ __all__ = [
     "compile_grammar",
     "compile_ir",
     "compile_regex",
+    "load_grammar",
 ]

@@ -24,7 +24,8 @@ class CompiledGrammar:
         self.grammar = grammar
         self.vocab = vocab
         normal = normalize(grammar, budget_seconds=budget_seconds)
-        self.automaton = TokenAutomaton(EarleyParser(normal), Lexer(normal.terminal_dfas, normal.ignore), vocab)
+        lexer = Lexer(normal.terminal_dfas, normal.ignore)
+        self.automaton = TokenAutomaton(EarleyParser(normal), lexer, vocab)
 
     def matcher(self) -> Matcher:
         return Matcher(self.automaton)

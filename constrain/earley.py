@@ -15,6 +15,7 @@ symbol also advances over it, so completions never refer to the chart being buil
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from constrain.cfg import NormalGrammar
@@ -27,7 +28,6 @@ Item = tuple[int, int, int]  # (production, dot, origin chart id or SELF)
 
 @dataclass(frozen=True, eq=False)
 class Chart:
-    items: tuple[Item, ...]
     waiting: dict[int, tuple[Item, ...]]  # next symbol -> items whose dot is before it
     expected_terminals: frozenset[int]
     accepting: bool
@@ -46,6 +46,7 @@ class EarleyParser:
         self.charts: list[Chart] = []
         self._ids: dict[tuple[frozenset[Item], bool], int] = {}
         self._scans: dict[tuple[int, int], int] = {}
+        self._merges: dict[frozenset[int], int] = {}
         self._close([(0, 0, SELF)])
 
     def expected_terminals(self, state: int) -> frozenset[int]:
@@ -96,19 +97,39 @@ class EarleyParser:
                 work.extend((p, 0, SELF) for p in self._by_lhs.get(symbol, ()))
             if symbol in grammar.nullable:
                 work.append((prod, dot + 1, origin))
-        waiting: dict[int, list[Item]] = {}
-        for prod, dot, origin in items:
-            rhs = self._rhs[prod]
-            if dot < len(rhs):
-                waiting.setdefault(rhs[dot], []).append((prod, dot, origin))
-        key = (frozenset(i for lst in waiting.values() for i in lst), accepting)
+        return self._intern((i for i in items if i[1] < len(self._rhs[i[0]])), accepting)
+
+    def merge(self, states: frozenset[int]) -> int:
+        """One chart holding the items of several charts of the same text position.
+
+        Different splits of a text into lexemes reach the same position with different
+        charts; like a textbook Earley parser, keep one chart per position (the union,
+        which is closed because closure distributes over union). Without merging, an
+        ambiguous grammar would fork a thread per split: exponentially many for a token
+        such as sixteen dashes in C, where every run of ``-`` and ``--`` parses.
+        """
+        if len(states) == 1:
+            return next(iter(states))
+        merged = self._merges.get(states)
+        if merged is None:
+            charts = [self.charts[state] for state in states]
+            items = [item for chart in charts for group in chart.waiting.values() for item in group]
+            merged = self._intern(items, any(chart.accepting for chart in charts))
+            self._merges[states] = merged
+        return merged
+
+    def _intern(self, incomplete_items: Iterable[Item], accepting: bool) -> int:
+        """The id of the chart with these (incomplete) items, creating it if new."""
+        waiting: dict[int, dict[Item, None]] = {}
+        for item in incomplete_items:
+            waiting.setdefault(self._rhs[item[0]][item[1]], {})[item] = None
+        key = (frozenset(i for group in waiting.values() for i in group), accepting)
         existing = self._ids.get(key)
         if existing is not None:
             return existing
         chart = Chart(
-            items=tuple(items),
-            waiting={symbol: tuple(lst) for symbol, lst in waiting.items()},
-            expected_terminals=frozenset(s for s in waiting if grammar.is_terminal(s)),
+            waiting={symbol: tuple(group) for symbol, group in waiting.items()},
+            expected_terminals=frozenset(s for s in waiting if self.grammar.is_terminal(s)),
             accepting=accepting,
         )
         self._ids[key] = len(self.charts)

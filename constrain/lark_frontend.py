@@ -30,7 +30,8 @@ def grammar_from_lark(text: str, start: str = "start") -> Grammar:
         loaded, _ = load_grammar(text, "<grammar>", [], False)
         terminal_defs, rules, ignore_names = loaded.compile([start], set())
     except lark.exceptions.UnexpectedInput as error:
-        raise GrammarError(f"malformed grammar: {_first_line(error)}", line=error.line, column=error.column) from error
+        message = f"malformed grammar: {_first_line(error)}"
+        raise GrammarError(message, line=error.line, column=error.column) from error
     except lark.exceptions.GrammarError as error:
         raise GrammarError(f"malformed grammar: {error}", **_position(str(error))) from error
     except lark.exceptions.LarkError as error:

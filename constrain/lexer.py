@@ -64,11 +64,12 @@ class Lexer:
             components = self._components[state]
             if not components:
                 continue
-            rows = np.stack([self._dfas[t].transitions[q] for t, q in components])
-            columns, inverse = np.unique(rows, axis=1, return_inverse=True)
-            targets = np.empty(columns.shape[1], dtype=np.int32)
-            for j in range(columns.shape[1]):
-                key = tuple((t, int(q)) for (t, _), q in zip(components, columns[:, j], strict=True) if q >= 0)
+            columns, inverse = _distinct_columns(
+                np.stack([self._dfas[t].transitions[q] for t, q in components])
+            )
+            targets = np.empty(len(columns), dtype=np.int32)
+            for j, column in enumerate(columns):
+                key = tuple((t, q) for (t, _), q in zip(components, column, strict=True) if q >= 0)
                 if not key:
                     targets[j] = DEAD
                     continue
@@ -77,7 +78,7 @@ class Lexer:
                     target = self._new_state(key, key, fresh=False)
                     queue.append(target)
                 targets[j] = target
-            self._transitions[state] = targets[inverse.reshape(-1)]
+            self._transitions[state] = targets[inverse]
         return start
 
     def _new_state(self, key: object, components: ProductKey, *, fresh: bool) -> int:
@@ -99,3 +100,15 @@ class Lexer:
         accepting = np.zeros(size, dtype=np.bool_)
         accepting[: len(self._accepting)] = self._accepting
         self._transitions, self._accepting = transitions, accepting
+
+
+def _distinct_columns(rows: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
+    """The distinct columns of a (k, 256) table, and for each byte the index of its column.
+
+    Bytes that lead to the same tuple of component states lead to the same product state;
+    grouping them first means one key per distinct target instead of one per byte.
+    """
+    columns = np.ascontiguousarray(rows.T)
+    keys = columns.view(np.dtype((np.void, columns.dtype.itemsize * columns.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return columns[first].tolist(), inverse.reshape(-1)

@@ -43,9 +43,7 @@ class Matcher:
 
     def advance(self, token_id: int) -> bool:
         """Consume one token; False (state unchanged) if it is not allowed here."""
-        if not 0 <= token_id < self._automaton.vocab.size:
-            raise MatcherError(f"token id {token_id} is out of range for a vocabulary of {self._automaton.vocab.size}")
-        after = self._automaton.advance(self._stack[-1], int(token_id))
+        after = self._automaton.advance(self._stack[-1], self._checked(token_id))
         if after == DEAD:
             return False
         self._stack.append(after)
@@ -53,9 +51,7 @@ class Matcher:
 
     def is_allowed(self, token_id: int) -> bool:
         """Whether ``advance(token_id)`` would succeed; checks only this token."""
-        if not 0 <= token_id < self._automaton.vocab.size:
-            raise MatcherError(f"token id {token_id} is out of range for a vocabulary of {self._automaton.vocab.size}")
-        return self._automaton.advance(self._stack[-1], int(token_id)) != DEAD
+        return self._automaton.advance(self._stack[-1], self._checked(token_id)) != DEAD
 
     def advance_bytes(self, data: bytes) -> bool:
         """Consume raw bytes as one step (for forced text); False, unchanged, if not viable."""
@@ -68,7 +64,8 @@ class Matcher:
     def rollback(self, n_tokens: int) -> None:
         """Undo the last ``n_tokens`` successful advances."""
         if not 0 <= n_tokens < len(self._stack):
-            raise MatcherError(f"cannot roll back {n_tokens} tokens: only {len(self._stack) - 1} were consumed")
+            consumed = len(self._stack) - 1
+            raise MatcherError(f"cannot roll back {n_tokens} tokens: only {consumed} were consumed")
         del self._stack[len(self._stack) - n_tokens :]
 
     def reset(self) -> None:
@@ -91,6 +88,12 @@ class Matcher:
         clone._automaton = self._automaton
         clone._stack = list(self._stack)
         return clone
+
+    def _checked(self, token_id: int) -> int:
+        size = self._automaton.vocab.size
+        if not 0 <= token_id < size:
+            raise MatcherError(f"token id {token_id} is out of range for a vocabulary of {size}")
+        return int(token_id)
 
     @property
     def n_consumed(self) -> int:

@@ -2,14 +2,14 @@
 
 A matcher state is a set of *threads* ``(chart, lexer state)``: a parser state plus
 how far the current lexeme has been read. There is usually one thread; more appear
-when a text can be split into lexemes in several ways. States are interned, so their
-masks, token transitions and forced bytes are computed once and then served from
-cache: generating JSON revisits the same few states over and over.
+while a lexeme could still end in several places. States are interned, so their masks,
+token transitions and forced bytes are computed once and then served from cache:
+generating JSON revisits the same few states over and over.
 
-A mask is the union, over threads, of the tokens the lexer can read without dying
-(one Numba walk of the token trie per lexer state, shared by every parser state) and
-of the tokens that cross a lexeme boundary, found by asking the parser what follows
-the boundary and walking only the subtrees below the boundary nodes.
+A mask is the union of the tokens the threads' lexemes can absorb (one Numba walk of
+the token trie per lexer state, shared by every parser state) and of the tokens that
+cross lexeme boundaries, found by asking the parser what follows each boundary and
+walking only the subtrees below the boundary nodes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from constrain.vocabulary import Vocabulary
 
 DEAD = -1
 Thread = tuple[int, int]  # (Earley chart id, lexer state)
+Arrival = tuple[int, np.ndarray]  # (chart after a lexeme, trie nodes where that lexeme ended)
 MAX_CACHED_MASKS = 4096
+MAX_CACHED_WALKS = 32768
 MAX_FORCED_BYTES = 4096
 
 
@@ -58,11 +60,10 @@ class TokenAutomaton:
         for token in vocab.eos_token_ids:
             self._eos_bits[token >> 5] |= np.uint32(1 << (token & 31))
         self._walker = TrieWalker(vocab.trie)
-        self._root = np.zeros(1, dtype=np.int32)
+        self._trie_root = np.zeros(1, dtype=np.int32)
         self.states: list[State] = []
         self._ids: dict[frozenset[Thread], int] = {}
-        self._walks: dict[WalkKey, Walk] = {}
-        self._thread_masks: OrderedDict[Thread, np.ndarray] = OrderedDict()
+        self._walks: dict[tuple[int, bytes], Walk] = {}
         self._masks: OrderedDict[int, np.ndarray] = OrderedDict()
         self.terminated = self._add(State(frozenset(), accepting=True, terminated=True))
         self.initial = self._intern(frozenset({self._fresh(0)}))
@@ -79,8 +80,7 @@ class TokenAutomaton:
             elif current.terminated or not self.vocab.token_bytes[token]:
                 result = DEAD
             else:
-                threads = self._read(current.threads, self.vocab.token_bytes[token])
-                result = self._intern(threads) if threads else DEAD
+                result = self._intern(self._read(current.threads, self.vocab.token_bytes[token]))
             current.next[token] = result
         return result
 
@@ -89,8 +89,7 @@ class TokenAutomaton:
         current = self.states[state]
         if current.terminated:
             return DEAD if data else state
-        threads = self._read(current.threads, data)
-        return self._intern(threads) if threads else DEAD
+        return self._intern(self._read(current.threads, data))
 
     def forced_bytes(self, state: int) -> bytes:
         """Bytes every continuation must start with: the grammar leaves no choice about them."""
@@ -99,8 +98,8 @@ class TokenAutomaton:
             out = bytearray()
             threads = current.threads
             while len(out) < MAX_FORCED_BYTES and threads and not self._is_accepting(threads):
-                transitions = self.lexer.transitions
-                allowed = np.unique(np.concatenate([np.flatnonzero(transitions[s] >= 0) for _, s in threads]))
+                rows = self.lexer.transitions[[s for _, s in threads]]
+                allowed = np.flatnonzero((rows >= 0).any(axis=0))
                 if len(allowed) != 1:
                     break
                 out.append(int(allowed[0]))
@@ -109,38 +108,37 @@ class TokenAutomaton:
         return current.forced
 
     def _read(self, threads: frozenset[Thread], data: bytes) -> frozenset[Thread]:
-        """Step every thread over ``data``, forking at each place a lexeme may end."""
+        """Step every thread over ``data``; where lexemes end, one merged fresh thread starts."""
         lexer = self.lexer
         for byte in data:
             stepped: set[Thread] = set()
+            ended: set[int] = set()
             for chart, lexer_state in threads:
                 after = lexer.step(lexer_state, byte)
                 if after < 0:
                     continue
                 stepped.add((chart, after))
                 if lexer.accepted[after]:
-                    stepped.update(self._lexeme_end(chart, after))
+                    ended.update(self._lexeme_end(chart, after))
+            if ended:
+                stepped.add(self._fresh(self.parser.merge(frozenset(ended))))
             if not stepped:
                 return frozenset()
             threads = frozenset(stepped)
         return threads
 
-    def _lexeme_end(self, chart: int, lexer_state: int) -> list[Thread]:
-        """Fresh threads after ending the current lexeme as each terminal it accepts."""
+    def _lexeme_end(self, chart: int, lexer_state: int) -> list[int]:
+        """Charts after ending the current lexeme as each terminal its state accepts."""
         out = []
         expected = self.parser.expected_terminals(chart)
         for terminal in self.lexer.accepted[lexer_state]:
-            if terminal in self.lexer_ignore:
-                out.append(self._fresh(chart))
+            if terminal in self.parser.grammar.ignore:
+                out.append(chart)
             if terminal in expected:
                 after = self.parser.scan(chart, terminal)
                 if after != DEAD_CHART:
-                    out.append(self._fresh(after))
+                    out.append(after)
         return out
-
-    @property
-    def lexer_ignore(self) -> frozenset[int]:
-        return self.parser.grammar.ignore
 
     def _fresh(self, chart: int) -> Thread:
         return (chart, self.lexer.start_state(self.parser.expected_terminals(chart)))
@@ -149,6 +147,8 @@ class TokenAutomaton:
         return any(self.lexer.is_fresh[s] and self.parser.is_accepting(c) for c, s in threads)
 
     def _intern(self, threads: frozenset[Thread]) -> int:
+        if not threads:
+            return DEAD
         state = self._ids.get(threads)
         if state is None:
             state = self._add(State(threads, accepting=self._is_accepting(threads)))
@@ -162,50 +162,66 @@ class TokenAutomaton:
     # --- masks ----------------------------------------------------------------------
 
     def mask(self, state: int) -> np.ndarray:
-        """uint32 words of the allowed tokens (end tokens included when complete); cached."""
+        """uint32 words of the allowed tokens (end tokens included when complete); cached.
+
+        Tokens the threads' lexemes can absorb come from one walk each from the trie root.
+        Walks record the nodes where a lexeme may end; the charts after those lexemes are
+        merged per node, shallowest nodes first, and walked from there in turn, so each
+        node is walked once per text position however many splits lead to it.
+        """
         bits = self._masks.get(state)
         if bits is not None:
             self._masks.move_to_end(state)
             return bits
         current = self.states[state]
         bits = self._eos_bits.copy() if current.accepting else np.zeros(self.n_words, dtype=np.uint32)
-        for thread in current.threads:
-            bits |= self._thread_mask(thread)
-        return _remember(self._masks, state, bits)
-
-    def _thread_mask(self, thread: Thread) -> np.ndarray:
-        """Tokens one thread allows: walk from the trie root, then below every boundary.
-
-        Each (thread, node) pair is walked at most once. Without that, an ignored terminal
-        such as whitespace, which can end and restart at every node of a run of spaces,
-        would make every deeper boundary re-walk what a shallower one already covered.
-        """
-        bits = self._thread_masks.get(thread)
-        if bits is not None:
-            self._thread_masks.move_to_end(thread)
-            return bits
-        bits = np.zeros(self.n_words, dtype=np.uint32)
-        walked: dict[Thread, np.ndarray] = {}
-        pending = [(thread, self._root)]
-        while pending:
-            current, roots = pending.pop()
-            before = walked.get(current)
-            if before is not None:
-                roots = np.setdiff1d(roots, before, assume_unique=True)
-                if not len(roots):
-                    continue
-                walked[current] = np.union1d(before, roots)
-            else:
-                walked[current] = roots
-            chart, lexer_state = current
-            walk = self._walk(lexer_state, roots)
+        by_depth: dict[int, list[Arrival]] = {}
+        for chart, lexer_state in current.threads:
+            walk = self._walk(lexer_state, self._trie_root)
             bits |= walk.bits
-            for event_state, nodes in walk.events.items():
-                pending.extend((after, nodes) for after in self._lexeme_end(chart, event_state))
-        return _remember(self._thread_masks, thread, bits)
+            self._file_arrivals(by_depth, chart, walk)
+        while by_depth:
+            for chart, roots in self._merge_arrivals(by_depth.pop(min(by_depth))):
+                walk = self._walk(self._fresh(chart)[1], roots)
+                bits |= walk.bits
+                self._file_arrivals(by_depth, chart, walk)
+        self._masks[state] = bits
+        if len(self._masks) > MAX_CACHED_MASKS:
+            self._masks.popitem(last=False)
+        return bits
+
+    def _file_arrivals(self, by_depth: dict[int, list[Arrival]], chart: int, walk: Walk) -> None:
+        """File, by trie depth, the charts after every lexeme end a walk from ``chart`` found."""
+        for lexer_state, nodes in walk.events.items():
+            afters = self._lexeme_end(chart, lexer_state)
+            for depth, group in _group_nodes_by(nodes, self.vocab.trie.node_depth[nodes]):
+                for after in afters:
+                    by_depth.setdefault(depth, []).append((after, group))
+
+    def _merge_arrivals(self, arrivals: list[Arrival]) -> list[Arrival]:
+        """Group the nodes of one depth by the merged chart of everything arriving there.
+
+        Vectorized: usually each node is reached from one chart only, and only the nodes
+        reached from several charts go through the parser's merge.
+        """
+        if len(arrivals) == 1:
+            return arrivals
+        charts = np.concatenate([np.full(len(nodes), chart, dtype=np.int64) for chart, nodes in arrivals])
+        nodes = np.concatenate([nodes for _, nodes in arrivals]).astype(np.int64)
+        order = np.lexsort((charts, nodes))
+        charts, nodes = charts[order], nodes[order]
+        distinct = np.concatenate(([True], (nodes[1:] != nodes[:-1]) | (charts[1:] != charts[:-1])))
+        charts, nodes = charts[distinct], nodes[distinct]
+        starts = np.flatnonzero(np.concatenate(([True], nodes[1:] != nodes[:-1])))
+        counts = np.diff(np.append(starts, len(nodes)))
+        node_chart = charts[starts].copy()
+        for i in np.flatnonzero(counts > 1).tolist():
+            begin = starts[i]
+            node_chart[i] = self.parser.merge(frozenset(charts[begin : begin + counts[i]].tolist()))
+        return _group_nodes_by(nodes[starts], node_chart)
 
     def _walk(self, lexer_state: int, roots: np.ndarray) -> Walk:
-        """Walk the subtrees below ``roots`` (sorted, unique) from ``lexer_state``; cached."""
+        """Walk the subtrees below ``roots`` (sorted, distinct) from ``lexer_state``; cached."""
         key = (lexer_state, roots.tobytes())
         walk = self._walks.get(key)
         if walk is None:
@@ -213,16 +229,26 @@ class TokenAutomaton:
             nodes, states = self._walker.walk(
                 self.lexer.transitions, self.lexer.accepting, roots, lexer_state, bits
             )
-            events = {int(state): np.unique(nodes[states == state]) for state in np.unique(states)}
-            walk = Walk(bits, events)
-            if len(self._walks) >= 8 * MAX_CACHED_MASKS:
+            walk = Walk(bits, _group_by_state(nodes, states))
+            if len(self._walks) >= MAX_CACHED_WALKS:
                 self._walks.clear()
             self._walks[key] = walk
         return walk
 
 
-def _remember(cache: OrderedDict, key: object, bits: np.ndarray) -> np.ndarray:
-    cache[key] = bits
-    if len(cache) > MAX_CACHED_MASKS:
-        cache.popitem(last=False)
-    return bits
+def _group_by_state(nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarray]:
+    """Boundary events grouped by lexer state: sorted, distinct nodes for each state."""
+    return dict(_group_nodes_by(nodes, states))
+
+
+def _group_nodes_by(nodes: np.ndarray, keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(key, sorted distinct int32 nodes with that key) for every key present."""
+    if not len(nodes):
+        return []
+    order = np.lexsort((nodes, keys))
+    nodes, keys = nodes[order], keys[order]
+    keep = np.concatenate(([True], (nodes[1:] != nodes[:-1]) | (keys[1:] != keys[:-1])))
+    nodes, keys = nodes[keep].astype(np.int32), keys[keep]
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    groups = zip(np.split(keys, cuts), np.split(nodes, cuts), strict=True)
+    return [(int(group_keys[0]), group_nodes) for group_keys, group_nodes in groups]
