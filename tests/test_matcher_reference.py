@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from constrain import Vocabulary, compile_ir
+from constrain import Vocabulary, compile_ir, load_grammar
 from constrain.lark_frontend import grammar_from_lark
 from constrain.testing import ReferenceChecker
-from tests.grammar_cases import ENGINE_CASES
+from tests.grammar_cases import ALL_CASES, GrammarCase
 
 EOS = 0
 
@@ -27,7 +27,9 @@ def small_vocabulary(texts: list[str]) -> tuple[list[bytes], Vocabulary]:
     for text in data:
         pieces.update(dict.fromkeys(bytes([b]) for b in text))
         for width in (2, 3, 5):
-            pieces.update(dict.fromkeys(text[i : i + width] for i in range(0, max(len(text) - width, 0) + 1, 2)))
+            pieces.update(
+                dict.fromkeys(text[i : i + width] for i in range(0, max(len(text) - width, 0) + 1, 2))
+            )
     pieces.update(dict.fromkeys([b"\xe2", b"\x82\xac", b"\xff", b" ", b"\n", b"x", b"0"]))
     tokens = [b"", *pieces]
     return tokens, Vocabulary.from_token_bytes(tokens, eos_token_ids=[EOS])
@@ -47,14 +49,31 @@ def reference_tokens(reference: ReferenceChecker, tokens: list[bytes], text: byt
     return allowed
 
 
-@pytest.mark.parametrize("case", ENGINE_CASES, ids=lambda c: c.name)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def grammar_text(case: GrammarCase) -> str:
+    return case.grammar if case.grammar is not None else load_grammar(case.name)
+
+
+@pytest.fixture(scope="module")
+def compiled_cases() -> dict:
+    """Per case: its tokens, vocabulary, reference and compiled grammar, built once."""
+    out = {}
+    for case in ALL_CASES:
+        grammar = grammar_from_lark(grammar_text(case))
+        tokens, vocab = small_vocabulary([*case.accept, *case.reject])
+        out[case.name] = (tokens, vocab, ReferenceChecker(grammar), compile_ir(grammar, vocab))
+    return out
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
-def test_mask_equals_reference_along_random_walks(case, data):
-    grammar = grammar_from_lark(case.grammar)
-    tokens, vocab = small_vocabulary(case.accept)
-    reference = ReferenceChecker(grammar)
-    matcher = compile_ir(grammar, vocab).matcher()
+def test_mask_equals_reference_along_random_walks(case, data, compiled_cases):
+    tokens, vocab, reference, compiled = compiled_cases[case.name]
+    matcher = compiled.matcher()
     text = b""
     for _ in range(12):
         engine = allowed_tokens(matcher, vocab)
