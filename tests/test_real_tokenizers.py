@@ -60,11 +60,8 @@ def _without_sentencepiece_prefix(ids: list[int], text: str, vocab: Vocabulary) 
     assert data == b" " + text.encode(), (data, text)
     first = vocab.token_bytes[ids[0]]
     assert first.startswith(b" ")
-    rest = first[1:]
-    if not rest:
-        return ids[1:]
-    replacement = vocab.token_bytes.index(rest)
-    return [replacement, *ids[1:]]
+    rest = first[1:]  # spelled with byte-fallback tokens, which sentencepiece vocabularies have
+    return [*(vocab.token_bytes.index(bytes([b])) for b in rest), *ids[1:]]
 
 
 def test_partial_utf8_tokens_are_exact():
