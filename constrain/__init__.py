@@ -1,6 +1,12 @@
 """constrain: grammar-constrained generation for autoregressive and diffusion LMs."""
 
-from constrain.compiled_grammar import CompiledGrammar, compile_grammar, compile_ir, compile_regex
+from constrain.compiled_grammar import (
+    CompiledGrammar,
+    compile_grammar,
+    compile_ir,
+    compile_json_schema,
+    compile_regex,
+)
 from constrain.errors import (
     CompileBudgetError,
     ConstrainError,
@@ -11,6 +17,7 @@ from constrain.errors import (
     VocabularyError,
 )
 from constrain.grammars import load_grammar
+from constrain.json_schema import check_schema
 from constrain.matcher import Matcher
 from constrain.vocabulary import Vocabulary
 
@@ -28,8 +35,10 @@ __all__ = [
     "Vocabulary",
     "VocabularyError",
     "__version__",
+    "check_schema",
     "compile_grammar",
     "compile_ir",
+    "compile_json_schema",
     "compile_regex",
     "load_grammar",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from constrain.cfg import normalize
 from constrain.earley import EarleyParser
 from constrain.ir import Grammar, RegexDialect, regex_grammar
+from constrain.json_schema import schema_to_grammar
 from constrain.lark_frontend import grammar_from_lark
 from constrain.lexer import Lexer
 from constrain.matcher import Matcher
@@ -43,4 +44,24 @@ def compile_regex(pattern: str, vocab: Vocabulary, dialect: RegexDialect = "pyth
 
 def compile_ir(grammar: Grammar, vocab: Vocabulary) -> CompiledGrammar:
     """Compile a grammar already in the IR (the JSON Schema compiler's output, say)."""
+    return CompiledGrammar(grammar, vocab)
+
+
+def compile_json_schema(
+    schema: object,
+    vocab: Vocabulary,
+    *,
+    whitespace: str = "flexible",
+    max_whitespace: int = 20,
+    lenient: bool = False,
+    **options: object,
+) -> CompiledGrammar:
+    """Compile a JSON Schema (dict, JSON text or Pydantic model class) to a grammar.
+
+    Keywords the engine cannot enforce exactly raise UnsupportedSchemaError naming the
+    keyword and its JSON pointer, unless ``lenient=True`` drops them with a warning.
+    """
+    grammar = schema_to_grammar(
+        schema, whitespace=whitespace, max_whitespace=max_whitespace, lenient=lenient, **options
+    )
     return CompiledGrammar(grammar, vocab)
