@@ -47,6 +47,7 @@ class EarleyParser:
         self._ids: dict[tuple[frozenset[Item], bool], int] = {}
         self._scans: dict[tuple[int, int], int] = {}
         self._merges: dict[frozenset[int], int] = {}
+        self._predicted: dict[int, dict[Item, None]] = {}
         self._close([(0, 0, SELF)])
 
     def expected_terminals(self, state: int) -> frozenset[int]:
@@ -70,7 +71,6 @@ class EarleyParser:
 
     def _close(self, kernel: list[Item]) -> int:
         """Complete and predict from ``kernel``, then intern the resulting chart."""
-        grammar = self.grammar
         items: dict[Item, None] = {}
         work = list(kernel)
         predicted: set[int] = set()
@@ -85,19 +85,47 @@ class EarleyParser:
             if dot == len(rhs):
                 accepting = accepting or prod == 0  # only the initial chart predicts <start>
                 if origin != SELF:
-                    lhs = self._lhs[prod]
-                    for p2, d2, o2 in self.charts[origin].waiting.get(lhs, ()):
+                    for p2, d2, o2 in self.charts[origin].waiting.get(self._lhs[prod], ()):
                         work.append((p2, d2 + 1, origin if o2 == SELF else o2))
                 continue
             symbol = rhs[dot]
-            if grammar.is_terminal(symbol):
+            if self.grammar.is_terminal(symbol):
                 continue
             if symbol not in predicted:
                 predicted.add(symbol)
-                work.extend((p, 0, SELF) for p in self._by_lhs.get(symbol, ()))
-            if symbol in grammar.nullable:
+                items.update(self._predictions(symbol))
+            if symbol in self.grammar.nullable:
                 work.append((prod, dot + 1, origin))
         return self._intern((i for i in items if i[1] < len(self._rhs[i[0]])), accepting)
+
+    def _predictions(self, symbol: int) -> dict[Item, None]:
+        """Every item predicting ``symbol`` adds, transitively, computed once per symbol.
+
+        They all start in the chart being built (origin SELF), so they depend on nothing
+        else; a complete one derives the empty string, which Aycock-Horspool advancing
+        has already accounted for, so none of them needs further processing.
+        """
+        found = self._predicted.get(symbol)
+        if found is None:
+            found = {}
+            work = [(prod, 0, SELF) for prod in self._by_lhs.get(symbol, ())]
+            seen_symbols = {symbol}
+            while work:
+                item = work.pop()
+                if item in found:
+                    continue
+                found[item] = None
+                prod, dot, _ = item
+                rhs = self._rhs[prod]
+                if dot == len(rhs) or self.grammar.is_terminal(rhs[dot]):
+                    continue
+                if rhs[dot] not in seen_symbols:
+                    seen_symbols.add(rhs[dot])
+                    work.extend((p, 0, SELF) for p in self._by_lhs.get(rhs[dot], ()))
+                if rhs[dot] in self.grammar.nullable:
+                    work.append((prod, dot + 1, SELF))
+            self._predicted[symbol] = found
+        return found
 
     def merge(self, states: frozenset[int]) -> int:
         """One chart holding the items of several charts of the same text position.
