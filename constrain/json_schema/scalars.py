@@ -1,0 +1,279 @@
+"""Scalar formulas as byte automata over JSON texts (quotes and escapes included).
+
+Every automaton built here is *sound*: it accepts only texts whose value satisfies the
+formula. Strings are also complete (every escaping of every valid value). Numbers are
+complete on plain decimals (``-12.50``) but, as ``json_lexemes`` documents, accept
+exponent forms (``1e5``) only where the sign alone decides the constraint. So ``Not``
+is taken relative to all plain decimals for numbers (the complement of a language that
+lacks some exponent forms would otherwise wrongly gain them) and to all JSON strings
+for strings; integers are the integer-valued plain decimals (``3`` and ``3.0``), or for
+draft-04 the plain digit strings (``3``).
+
+Automata are cached per formula, so emptiness checks made while simplifying and the
+terminals of the final grammar share the work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import replace
+
+import numpy as np
+
+from constrain.byte_dfa import ByteDFA, compile_regex_dfa
+from constrain.errors import CompileBudgetError, GrammarError, SchemaError, UnsupportedSchemaError
+from constrain.json_lexemes import (
+    format_dfa,
+    json_integer_dfa,
+    json_number_dfa,
+    json_string_dfa,
+    json_string_encodings,
+)
+from constrain.json_schema.context import Context
+from constrain.json_schema.nodes import (
+    DIGITS_INTEGER,
+    FALSE,
+    INTEGER,
+    TRUE,
+    And,
+    Formula,
+    Not,
+    NumberAtom,
+    Or,
+    StringAtom,
+    Values,
+)
+
+PLAIN_DECIMAL = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
+INTEGER_VALUED = r"-?(?:0|[1-9][0-9]*)(?:\.0+)?"
+EMPTY_DFA = ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
+
+
+class _SharedAutomata:
+    """Automata that are pure functions of their key, shared by all compilations.
+
+    Most schemas repeat the same few string and number constraints. Bounded by total
+    states (a state is a 1 KiB table row), least recently used out first.
+    """
+
+    def __init__(self, max_states: int):
+        self.max_states = max_states
+        self._entries: OrderedDict[tuple[str, Hashable], ByteDFA] = OrderedDict()
+        self._states = 0
+
+    def __call__(self, kind: str, key: Hashable, build: Callable[[], ByteDFA]) -> ByteDFA:
+        entry = (kind, key)
+        if entry in self._entries:
+            self._entries.move_to_end(entry)
+            return self._entries[entry]
+        dfa = build()
+        if dfa.n_states <= self.max_states // 10:
+            self._entries[entry] = dfa
+            self._states += dfa.n_states
+            while self._states > self.max_states:
+                self._states -= self._entries.popitem(last=False)[1].n_states
+        return dfa
+
+
+_shared = _SharedAutomata(max_states=100_000)
+
+
+class ScalarAutomata:
+    """Builds and caches the automata of string and number formulas."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self._strings: dict[Formula, ByteDFA] = {}
+        self._numbers: dict[Formula, ByteDFA] = {}
+
+    # -- languages -----------------------------------------------------------------
+
+    def string_dfa(self, formula: Formula) -> ByteDFA:
+        universe = _shared("string", TRUE, json_string_dfa)
+        return self._build(formula, self._strings, self._string_atom, universe, universe)
+
+    def number_dfa(self, formula: Formula) -> ByteDFA:
+        universe = _shared("number", TRUE, json_number_dfa)
+        plain = compile_regex_dfa(PLAIN_DECIMAL)
+        return self._build(formula, self._numbers, self._number_atom, universe, plain)
+
+    def string_is_empty(self, formula: Formula) -> bool:
+        return self._is_empty(formula, self.string_dfa)
+
+    def number_is_empty(self, formula: Formula) -> bool:
+        return self._is_empty(formula, self.number_dfa)
+
+    @staticmethod
+    def _is_empty(formula: Formula, dfa: Callable[[Formula], ByteDFA]) -> bool:
+        if formula == FALSE:
+            return True
+        if formula == TRUE or (isinstance(formula, Values) and formula.values):
+            return False
+        return dfa(formula).is_empty
+
+    def _build(
+        self,
+        formula: Formula,
+        cache: dict[Formula, ByteDFA],
+        atom: Callable[[StringAtom | NumberAtom | Values], ByteDFA],
+        universe: ByteDFA,
+        complement_universe: ByteDFA,
+    ) -> ByteDFA:
+        if formula in cache:
+            return cache[formula]
+        self.ctx.budget.check_time(getattr(formula, "pointer", ""))
+
+        def build(part: Formula) -> ByteDFA:
+            return self._build(part, cache, atom, universe, complement_universe)
+
+        if isinstance(formula, And):
+            dfa = universe
+            for part in formula.parts:
+                dfa = dfa.intersect(build(part))
+                if dfa.is_empty:
+                    break
+        elif isinstance(formula, Or):
+            dfa = _union_all([build(part) for part in formula.parts])
+        elif isinstance(formula, Not):
+            dfa = complement_universe.difference(build(formula.part))
+        else:
+            dfa = atom(formula)
+        cache[formula] = dfa
+        return dfa
+
+    def _string_atom(self, atom: StringAtom | NumberAtom | Values) -> ByteDFA:
+        if isinstance(atom, Values):
+            return _shared("string", atom, lambda: json_string_dfa(enum_of=sorted(atom.values)))
+        assert isinstance(atom, StringAtom)
+
+        def build() -> ByteDFA:
+            return json_string_dfa(
+                min_length=atom.min_length,
+                max_length=atom.max_length,
+                pattern=atom.pattern,
+                format=atom.format,
+                deadline=self.ctx.budget.deadline,
+            )
+
+        try:
+            return _shared("string", atom, lambda: _located(atom.pointer, build))
+        except UnsupportedSchemaError as error:
+            if error.keyword != "pattern":
+                raise
+            self.ctx.refuse_error(error, atom.pointer)
+            return self._string_atom(replace(atom, pattern=None))
+
+    def _number_atom(self, atom: StringAtom | NumberAtom | Values) -> ByteDFA:
+        if isinstance(atom, Values):
+            values = sorted(atom.values)
+            return _shared("number", atom, lambda: _union_all([json_number_dfa(v, v) for v in values]))
+        assert isinstance(atom, NumberAtom)
+
+        def build() -> ByteDFA:
+            bounds = {
+                "minimum": atom.minimum,
+                "maximum": atom.maximum,
+                "exclusive_minimum": atom.exclusive_minimum,
+                "exclusive_maximum": atom.exclusive_maximum,
+                "multiple_of": atom.multiple_of,
+            }
+            if atom.integer == DIGITS_INTEGER:
+                return json_integer_dfa(**bounds)
+            numbers = json_number_dfa(**bounds)
+            return (
+                numbers.intersect(compile_regex_dfa(INTEGER_VALUED)) if atom.integer == INTEGER else numbers
+            )
+
+        try:
+            return _shared("number", atom, lambda: _located(atom.pointer, build))
+        except UnsupportedSchemaError as error:
+            if error.keyword != "multipleOf":
+                raise
+            self.ctx.refuse_error(error, atom.pointer)
+            return self._number_atom(replace(atom, multiple_of=None))
+
+    # -- keys ----------------------------------------------------------------------
+
+    def key_literal_dfa(self, key: str) -> ByteDFA:
+        """Every JSON spelling of the string ``key`` (each escaping of each character)."""
+        return self.string_dfa(Values(frozenset({key})))
+
+    def key_allowed(self, names: Formula, key: str) -> bool:
+        """Whether ``key`` satisfies the ``propertyNames`` formula ``names``."""
+        if names == TRUE:
+            return True
+        return self.string_dfa(names).matches(json.dumps(key, ensure_ascii=False).encode())
+
+    def decoded_keys_except(self, keys: frozenset[str]) -> ByteDFA:
+        """Every key value (UTF-8 bytes, not JSON-escaped) other than ``keys``."""
+        every = _shared("decoded", TRUE, lambda: compile_regex_dfa("(?s:.)*"))
+        if not keys:
+            return every
+        names = "|".join(re.escape(key) for key in sorted(keys))
+        return _shared(
+            "decoded",
+            keys,
+            lambda: every.difference(compile_regex_dfa(names, deadline=self.ctx.budget.deadline)),
+        )
+
+    @staticmethod
+    def decoded_pattern(pattern: str) -> ByteDFA:
+        """The key values (UTF-8 bytes) in which the ECMA-262 ``pattern`` matches."""
+        return compile_regex_dfa(pattern, "ecma", search=True)
+
+    def encoded(self, decoded: ByteDFA, pointer: str) -> ByteDFA:
+        """The JSON string literals of the values of ``decoded``."""
+        deadline = self.ctx.budget.deadline
+        return _shared(
+            "encoded",
+            decoded,
+            lambda: _located(pointer, lambda: json_string_encodings(decoded, deadline=deadline)),
+        )
+
+    def pattern_matches(self, pattern: str, key: str) -> bool:
+        """ECMA-262 ``pattern`` found somewhere in ``key`` (JSON Schema's ``pattern``)."""
+        return compile_regex_dfa(pattern, "ecma", search=True).matches(key.encode("utf-8", "surrogatepass"))
+
+    def check_pattern(self, pattern: str, pointer: str) -> str | None:
+        """``pattern`` if the ECMA-262 regex compiles; else refuse it (None when lenient)."""
+        try:
+            compile_regex_dfa(pattern, "ecma", search=True, deadline=self.ctx.budget.deadline)
+        except CompileBudgetError as error:
+            raise CompileBudgetError(f"{error}; too large: {pointer or '#'}") from error
+        except GrammarError as error:
+            self.ctx.refuse("pattern", f"{pattern!r} cannot be compiled: {error}", pointer)
+            return None
+        return pattern
+
+    @staticmethod
+    def format_supported(name: str) -> bool:
+        return format_dfa(name) is not None
+
+
+def _located(pointer: str, build: Callable[[], ByteDFA]) -> ByteDFA:
+    """Run a lexeme builder, re-raising its pointer-less errors at the schema's pointer."""
+    try:
+        return build()
+    except CompileBudgetError as error:
+        raise CompileBudgetError(f"{error}; too large: {pointer or '#'}") from error
+    except UnsupportedSchemaError as error:
+        if error.pointer:
+            raise
+        message = str(error).removesuffix(" (at #)").removeprefix(f"unsupported keyword {error.keyword!r}: ")
+        raise UnsupportedSchemaError(error.keyword, message, pointer=f"{pointer}/{error.keyword}") from error
+    except SchemaError as error:
+        if error.pointer:
+            raise
+        raise SchemaError(str(error).removesuffix(" (at #)"), pointer=pointer) from error
+
+
+def _union_all(dfas: list[ByteDFA]) -> ByteDFA:
+    """Union by balanced pairs: n automata cost O(n log n) product states, not O(n^2)."""
+    if not dfas:
+        return EMPTY_DFA
+    while len(dfas) > 1:
+        dfas = [dfas[i].union(dfas[i + 1]) if i + 1 < len(dfas) else dfas[i] for i in range(0, len(dfas), 2)]
+    return dfas[0]
