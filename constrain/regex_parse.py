@@ -345,6 +345,8 @@ def _ecma_escape(pattern: str, i: int, fail) -> tuple[str, int]:
         raise fail("Unicode property escape '\\p{...}'")
     if c == "c":
         raise fail("control escape '\\cX'")
+    if c.isascii() and not c.isalnum() and c not in _ECMA_ESCAPES:
+        return re.escape(c), i + 2  # an identity escape (Annex B): "\\:" is ":"
     if c.isascii() and c not in _ECMA_ESCAPES:
         raise fail(f"escape '\\{c}'")
     return pattern[i : i + 2], i + 2

@@ -485,3 +485,12 @@ def test_long_patterns_are_abbreviated_in_messages():
     with pytest.raises(GrammarError) as info:
         compile_regex_dfa(pattern)
     assert pattern not in str(info.value) and pattern[:50] in str(info.value) and "..." in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [(r"^\d+\:\d+$", "12:30", True), (r"^[a-z\-\_]+$", "a-b_c", True), (r"\,", "x,y", True), (r"\#", "x", False)],
+)
+def test_ecma_identity_escapes_of_punctuation(pattern, text, expected):
+    """JSON Schema patterns escape punctuation freely (ECMA-262 Annex B identity escapes)."""
+    assert compile_regex_dfa(pattern, "ecma", search=True).matches(text.encode()) is expected
