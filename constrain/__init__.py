@@ -13,6 +13,7 @@ from constrain.errors import (
     GrammarError,
     MatcherError,
     SchemaError,
+    UnsatisfiableSchemaError,
     UnsupportedSchemaError,
     VocabularyError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Matcher",
     "MatcherError",
     "SchemaError",
+    "UnsatisfiableSchemaError",
     "UnsupportedSchemaError",
     "Vocabulary",
     "VocabularyError",

@@ -50,3 +50,10 @@ class UnsupportedSchemaError(SchemaError):
 
 class MatcherError(ConstrainError, ValueError):
     """A matcher call with an argument out of range (token id, rollback count, mask shape)."""
+
+
+class UnsatisfiableSchemaError(SchemaError):
+    """A schema no instance satisfies (``false``, an empty ``enum``, ``minimum > maximum``...).
+
+    Detected at compile time, before any generation: its verdict is "every instance is invalid".
+    """

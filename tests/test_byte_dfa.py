@@ -489,7 +489,12 @@ def test_long_patterns_are_abbreviated_in_messages():
 
 @pytest.mark.parametrize(
     ("pattern", "text", "expected"),
-    [(r"^\d+\:\d+$", "12:30", True), (r"^[a-z\-\_]+$", "a-b_c", True), (r"\,", "x,y", True), (r"\#", "x", False)],
+    [
+        (r"^\d+\:\d+$", "12:30", True),
+        (r"^[a-z\-\_]+$", "a-b_c", True),
+        (r"\,", "x,y", True),
+        (r"\#", "x", False),
+    ],
 )
 def test_ecma_identity_escapes_of_punctuation(pattern, text, expected):
     """JSON Schema patterns escape punctuation freely (ECMA-262 Annex B identity escapes)."""

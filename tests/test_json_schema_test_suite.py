@@ -148,6 +148,7 @@ def test_ratchet_file_is_written_in_its_stable_form() -> None:
     assert suite_runner.ratchet_text(suite_runner.read_ratchet()) == text
 
 
+@pytest.mark.slow  # ~16 s on 2 idle cores, 35-45 s when the machine is busy
 def test_json_schema_test_suite_does_not_regress() -> None:
     suite_dir = suite_runner.DEFAULT_SUITE_DIR
     if not (suite_dir / suite_runner.DRAFT).is_dir():

@@ -48,7 +48,9 @@ def test_sampled_mask_equals_reference_on_random_walks(tokenizer_name, grammar_n
                 [
                     rng.choice(allowed, min(SAMPLE, len(allowed)), replace=False),
                     rng.choice(refused, min(SAMPLE, len(refused)), replace=False),
-                    rng.choice(partial, min(SAMPLE // 3, len(partial)), replace=False) if len(partial) else [],
+                    rng.choice(partial, min(SAMPLE // 3, len(partial)), replace=False)
+                    if len(partial)
+                    else [],
                 ]
             ).astype(int)
             for token in sample.tolist():

@@ -5,7 +5,7 @@ Scalars become single terminals (their byte automata), containers become rules b
 is all a recursive schema needs. Nonterminals are named before their rules are made and
 made from a work queue, so recursion never recurses in Python. A final pass keeps the
 productive rules only: a subschema with no instance simply disappears, and a root with
-no instance is reported as ``SchemaError("schema is unsatisfiable")``.
+no instance is reported as ``UnsatisfiableSchemaError``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from constrain.byte_dfa import ByteDFA
-from constrain.errors import SchemaError
+from constrain.errors import UnsatisfiableSchemaError
 from constrain.ir import Grammar, NonTerminal, Rule, Symbol, Terminal
 from constrain.json_schema.grammar_arrays import array_rules
 from constrain.json_schema.grammar_objects import object_rules
@@ -86,7 +86,7 @@ class GrammarBuilder:
             self._queue.popleft()()
         rules = productive_rules(self.rules)
         if not any(rule.lhs == start.name for rule in rules):
-            raise SchemaError("schema is unsatisfiable")
+            raise UnsatisfiableSchemaError("schema is unsatisfiable: no instance can satisfy it")
         return Grammar(rules=tuple(rules), start=start.name)
 
     def value(self, node: Node, depth: int) -> NonTerminal:
