@@ -31,6 +31,7 @@ Arrival = tuple[int, np.ndarray]  # (chart after a lexeme, trie nodes where that
 MAX_CACHED_MASKS = 4096
 MAX_CACHED_WALKS = 32768
 MAX_FORCED_BYTES = 4096
+SMALL_GROUP = 24
 
 
 @dataclass(eq=False)
@@ -243,8 +244,11 @@ def _group_by_state(nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarr
 
 def _group_nodes_by(nodes: np.ndarray, keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(key, sorted distinct int32 nodes with that key) for every key present."""
-    if not len(nodes):
-        return []
+    if len(nodes) <= SMALL_GROUP:  # numpy's per-call cost dominates on the usual few events
+        groups: dict[int, set[int]] = {}
+        for node, key in zip(nodes.tolist(), keys.tolist(), strict=True):
+            groups.setdefault(key, set()).add(node)
+        return [(key, np.array(sorted(group), dtype=np.int32)) for key, group in sorted(groups.items())]
     order = np.lexsort((nodes, keys))
     nodes, keys = nodes[order], keys[order]
     keep = np.concatenate(([True], (nodes[1:] != nodes[:-1]) | (keys[1:] != keys[:-1])))
