@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -27,11 +28,11 @@ from constrain.vocabulary import Vocabulary
 
 DEAD = -1
 Thread = tuple[int, int]  # (Earley chart id, lexer state)
-Arrival = tuple[int, np.ndarray]  # (chart after a lexeme, trie nodes where that lexeme ended)
 MAX_CACHED_MASKS = 4096
 MAX_CACHED_WALKS = 32768
 MAX_FORCED_BYTES = 4096
 SMALL_GROUP = 24
+ArrivalsByDepth = dict[int, dict[int, list[np.ndarray]]]  # depth -> chart after a lexeme -> nodes
 
 
 @dataclass(eq=False)
@@ -176,7 +177,7 @@ class TokenAutomaton:
             return bits
         current = self.states[state]
         bits = self._eos_bits.copy() if current.accepting else np.zeros(self.n_words, dtype=np.uint32)
-        by_depth: dict[int, list[Arrival]] = {}
+        by_depth: ArrivalsByDepth = {}
         for chart, lexer_state in current.threads:
             walk = self._walk(lexer_state, self._trie_root)
             bits |= walk.bits
@@ -191,28 +192,34 @@ class TokenAutomaton:
             self._masks.popitem(last=False)
         return bits
 
-    def _file_arrivals(self, by_depth: dict[int, list[Arrival]], chart: int, walk: Walk) -> None:
-        """File, by trie depth, the charts after every lexeme end a walk from ``chart`` found."""
+    def _file_arrivals(
+        self, by_depth: dict[int, dict[int, list[np.ndarray]]], chart: int, walk: Walk
+    ) -> None:
+        """File, by trie depth and chart, the nodes where a walk from ``chart`` ended a lexeme."""
         for lexer_state, nodes in walk.events.items():
             afters = self._lexeme_end(chart, lexer_state)
+            if not afters:
+                continue
             for depth, group in _group_nodes_by(nodes, self.vocab.trie.node_depth[nodes]):
+                at_depth = by_depth.setdefault(depth, {})
                 for after in afters:
-                    by_depth.setdefault(depth, []).append((after, group))
+                    at_depth.setdefault(after, []).append(group)
 
-    def _merge_arrivals(self, arrivals: list[Arrival]) -> list[Arrival]:
+    def _merge_arrivals(self, arrivals: dict[int, list[np.ndarray]]) -> list[tuple[int, np.ndarray]]:
         """Group the nodes of one depth by the merged chart of everything arriving there.
 
         Vectorized: usually each node is reached from one chart only, and only the nodes
-        reached from several charts go through the parser's merge.
+        reached from several charts (other splits of the same bytes) go through a merge.
         """
-        if len(arrivals) == 1:
-            return arrivals
-        charts = np.concatenate([np.full(len(nodes), chart, dtype=np.int64) for chart, nodes in arrivals])
-        nodes = np.concatenate([nodes for _, nodes in arrivals]).astype(np.int64)
+        nodes_of = {chart: _sorted_unique(np.concatenate(groups)) for chart, groups in arrivals.items()}
+        if len(nodes_of) == 1:
+            return list(nodes_of.items())
+        charts = np.concatenate(
+            [np.full(len(nodes), chart, dtype=np.int64) for chart, nodes in nodes_of.items()]
+        )
+        nodes = np.concatenate(list(nodes_of.values())).astype(np.int64)
         order = np.lexsort((charts, nodes))
         charts, nodes = charts[order], nodes[order]
-        distinct = np.concatenate(([True], (nodes[1:] != nodes[:-1]) | (charts[1:] != charts[:-1])))
-        charts, nodes = charts[distinct], nodes[distinct]
         starts = np.flatnonzero(np.concatenate(([True], nodes[1:] != nodes[:-1])))
         counts = np.diff(np.append(starts, len(nodes)))
         node_chart = charts[starts].copy()
@@ -242,6 +249,14 @@ def _group_by_state(nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarr
     return dict(_group_nodes_by(nodes, states))
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting, which beats its hash path by far on these small arrays."""
+    if len(values) < 2:
+        return values
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
+
+
 def _group_nodes_by(nodes: np.ndarray, keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(key, sorted distinct int32 nodes with that key) for every key present."""
     if len(nodes) <= SMALL_GROUP:  # numpy's per-call cost dominates on the usual few events
@@ -253,6 +268,5 @@ def _group_nodes_by(nodes: np.ndarray, keys: np.ndarray) -> list[tuple[int, np.n
     nodes, keys = nodes[order], keys[order]
     keep = np.concatenate(([True], (nodes[1:] != nodes[:-1]) | (keys[1:] != keys[:-1])))
     nodes, keys = nodes[keep].astype(np.int32), keys[keep]
-    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    groups = zip(np.split(keys, cuts), np.split(nodes, cuts), strict=True)
-    return [(int(group_keys[0]), group_nodes) for group_keys, group_nodes in groups]
+    bounds = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
+    return [(int(keys[begin]), nodes[begin:end]) for begin, end in pairwise(bounds)]
