@@ -24,11 +24,34 @@ from constrain.vocabulary import Vocabulary
 
 __version__ = "0.1.0"
 
+# Generation needs torch and transformers, which take seconds to import; load them on first use.
+_LAZY = {
+    "GenerationResult": "constrain.generation",
+    "IncompleteOutputError": "constrain.generation",
+    "generate": "constrain.generation",
+    "LogitsProcessor": "constrain.logits_processor",
+    "apply_bitmask": "constrain.bitmask",
+    "load_default_model": "constrain.models",
+    "load_model": "constrain.models",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'constrain' has no attribute {name!r}")
+
+
 __all__ = [
     "CompileBudgetError",
     "CompiledGrammar",
     "ConstrainError",
+    "GenerationResult",
     "GrammarError",
+    "IncompleteOutputError",
+    "LogitsProcessor",
     "Matcher",
     "MatcherError",
     "SchemaError",
@@ -37,10 +60,14 @@ __all__ = [
     "Vocabulary",
     "VocabularyError",
     "__version__",
+    "apply_bitmask",
     "check_schema",
     "compile_grammar",
     "compile_ir",
     "compile_json_schema",
     "compile_regex",
+    "generate",
+    "load_default_model",
     "load_grammar",
+    "load_model",
 ]
