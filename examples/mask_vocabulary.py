@@ -25,9 +25,8 @@ def main() -> None:
     tokenizer = load_bundled_tokenizer("llama3")
     start = time.perf_counter()
     vocab = constrain.Vocabulary.from_tokenizer(tokenizer)
-    print(
-        f"vocabulary: {vocab.size} tokens, EOS {sorted(vocab.eos_token_ids)}, {time.perf_counter() - start:.2f} s"
-    )
+    seconds = time.perf_counter() - start
+    print(f"vocabulary: {vocab.size} tokens, EOS {sorted(vocab.eos_token_ids)}, {seconds:.2f} s")
     start = time.perf_counter()
     grammar = constrain.compile_grammar(constrain.load_grammar("json"), vocab)
     print(f"compiled the JSON grammar in {1000 * (time.perf_counter() - start):.1f} ms")
