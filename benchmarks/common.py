@@ -223,9 +223,9 @@ def format_number(value: object) -> str:
 
 
 def render_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table: text columns left-aligned, numeric columns right-aligned."""
+    """A plain-text table: text columns left-aligned, numeric ones (None shown as "-") right-aligned."""
     cells = [[format_number(value) for value in row] for row in rows]
-    numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(headers))]
+    numeric = [all(isinstance(row[i], int | float | None) for row in rows) for i in range(len(headers))]
     widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:

@@ -361,10 +361,15 @@ def mask_table(results: dict[str, dict[str, Any]]) -> str:
     headers = ["grammar", "engine", "tokens", "cold p50", "cold p99", "cold max", "cold sum ms",
                "warm p50", "warm p99", "warm max", "adv p50", "all ok", "!=constrain"]  # fmt: skip
     rows = []
+    notes = [
+        "tokens: consumed on the cold pass; cold sum: all cold masks; adv p50: advance (warm);",
+        "all ok: every token allowed and EOS at the end; !=constrain: masks whose text tokens differ",
+    ]
     for grammar, engines in results.items():
         for engine_name, result in engines.items():
             if "error" in result:
-                rows.append([grammar, engine_name, *["-"] * 9, result["error"][:60], "-"])
+                rows.append([grammar, engine_name, *[None] * 9, "FAILED, see below", None])
+                notes.append(f"FAILED: {engine_name} on {grammar}: {result['error']}")
                 continue
             cold, warm = result["cold"], result["warm"]
             rows.append([
@@ -373,15 +378,8 @@ def mask_table(results: dict[str, dict[str, Any]]) -> str:
                 warm["p50_us"], warm["p99_us"], warm["max_us"], result["advance_warm"]["p50_us"],
                 verdict(result), result["masks_differing_from_constrain"],
             ])  # fmt: skip
-    legend = (
-        "tokens: consumed on the cold pass; cold sum: all cold masks; adv p50: advance (warm);\n"
-        "all ok: every token allowed and EOS at the end; !=constrain: masks whose text tokens differ"
-    )
-    return (
-        render_table("Mask latency (us; cold = first pass, warm = later passes)", headers, rows)
-        + "\n"
-        + legend
-    )
+    title = "Mask latency (us; cold = first pass, warm = later passes)"
+    return "\n".join([render_table(title, headers, rows), *notes])
 
 
 def compile_table(results: dict[str, dict[str, Any]]) -> str:
