@@ -47,7 +47,7 @@ class State:
 @dataclass(frozen=True, eq=False)
 class Walk:
     bits: np.ndarray  # uint32 mask words of the tokens the walk allowed
-    events: dict[int, np.ndarray]  # accepting lexer state -> boundary nodes reached in it
+    events: dict[int, list[tuple[int, np.ndarray]]]  # accepting lexer state -> [(depth, boundary nodes)]
 
 
 class TokenAutomaton:
@@ -66,6 +66,7 @@ class TokenAutomaton:
         self.states: list[State] = []
         self._ids: dict[frozenset[Thread], int] = {}
         self._walks: dict[tuple[int, bytes], Walk] = {}
+        self._lexeme_ends: dict[tuple[int, int], tuple[int, ...]] = {}
         self._masks: OrderedDict[int, np.ndarray] = OrderedDict()
         self.terminated = self._add(State(frozenset(), accepting=True, terminated=True))
         self.initial = self._intern(frozenset({self._fresh(0)}))
@@ -129,17 +130,21 @@ class TokenAutomaton:
             threads = frozenset(stepped)
         return threads
 
-    def _lexeme_end(self, chart: int, lexer_state: int) -> list[int]:
-        """Charts after ending the current lexeme as each terminal its state accepts."""
-        out = []
-        expected = self.parser.expected_terminals(chart)
-        for terminal in self.lexer.accepted[lexer_state]:
-            if terminal in self.parser.grammar.ignore:
-                out.append(chart)
-            if terminal in expected:
-                after = self.parser.scan(chart, terminal)
-                if after != DEAD_CHART:
-                    out.append(after)
+    def _lexeme_end(self, chart: int, lexer_state: int) -> tuple[int, ...]:
+        """Charts after ending the current lexeme as each terminal its state accepts; cached."""
+        key = (chart, lexer_state)
+        out = self._lexeme_ends.get(key)
+        if out is None:
+            charts = []
+            expected = self.parser.expected_terminals(chart)
+            for terminal in self.lexer.accepted[lexer_state]:
+                if terminal in self.parser.grammar.ignore:
+                    charts.append(chart)
+                if terminal in expected:
+                    after = self.parser.scan(chart, terminal)
+                    if after != DEAD_CHART:
+                        charts.append(after)
+            out = self._lexeme_ends[key] = tuple(charts)
         return out
 
     def _fresh(self, chart: int) -> Thread:
@@ -196,11 +201,9 @@ class TokenAutomaton:
         self, by_depth: dict[int, dict[int, list[np.ndarray]]], chart: int, walk: Walk
     ) -> None:
         """File, by trie depth and chart, the nodes where a walk from ``chart`` ended a lexeme."""
-        for lexer_state, nodes in walk.events.items():
+        for lexer_state, groups in walk.events.items():
             afters = self._lexeme_end(chart, lexer_state)
-            if not afters:
-                continue
-            for depth, group in _group_nodes_by(nodes, self.vocab.trie.node_depth[nodes]):
+            for depth, group in groups if afters else ():
                 at_depth = by_depth.setdefault(depth, {})
                 for after in afters:
                     at_depth.setdefault(after, []).append(group)
@@ -237,16 +240,16 @@ class TokenAutomaton:
             nodes, states = self._walker.walk(
                 self.lexer.transitions, self.lexer.accepting, roots, lexer_state, bits
             )
-            walk = Walk(bits, _group_by_state(nodes, states))
+            depth_of = self.vocab.trie.node_depth
+            events = {
+                state: _group_nodes_by(group, depth_of[group])
+                for state, group in _group_nodes_by(nodes, states)
+            }
+            walk = Walk(bits, events)
             if len(self._walks) >= MAX_CACHED_WALKS:
                 self._walks.clear()
             self._walks[key] = walk
         return walk
-
-
-def _group_by_state(nodes: np.ndarray, states: np.ndarray) -> dict[int, np.ndarray]:
-    """Boundary events grouped by lexer state: sorted, distinct nodes for each state."""
-    return dict(_group_nodes_by(nodes, states))
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
