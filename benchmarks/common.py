@@ -69,7 +69,7 @@ class Engine:
     compile: Callable[[str], Session]
 
 
-class _ConstrainSession(Session):
+class ConstrainSession(Session):
     def __init__(self, compiled: constrain.CompiledGrammar):
         super().__init__(compiled.vocab.allocate_bitmask(), compiled.vocab.eos_token_id)
         self._matcher = compiled.matcher()
@@ -85,10 +85,10 @@ class _ConstrainSession(Session):
 
 
 def constrain_engine(vocab: constrain.Vocabulary) -> Engine:
-    return Engine("constrain", lambda text: _ConstrainSession(constrain.compile_grammar(text, vocab)))
+    return Engine("constrain", lambda text: ConstrainSession(constrain.compile_grammar(text, vocab)))
 
 
-class _LLGuidanceSession(Session):
+class LLGuidanceSession(Session):
     def __init__(self, matcher: llguidance.LLMatcher, tokenizer: llguidance.LLTokenizer):
         self._rows = llguidance.numpy.allocate_token_bitmask(1, tokenizer.vocab_size)
         super().__init__(self._rows[0], tokenizer.eos_token)
@@ -111,12 +111,12 @@ def llguidance_engine(tokenizer: llguidance.LLTokenizer) -> Engine:
         matcher = llguidance.LLMatcher(tokenizer, llguidance.LLMatcher.grammar_from_lark(text))
         if matcher.is_error():
             raise ValueError(f"llguidance refused the grammar: {matcher.get_error()}")
-        return _LLGuidanceSession(matcher, tokenizer)
+        return LLGuidanceSession(matcher, tokenizer)
 
     return Engine("llguidance", compile_lark)
 
 
-class _XGrammarSession(Session):
+class XGrammarSession(Session):
     def __init__(self, compiled: xgrammar.CompiledGrammar, info: xgrammar.TokenizerInfo):
         self._tensor = xgrammar.allocate_token_bitmask(1, info.vocab_size)
         super().__init__(self._tensor[0].numpy(), info.stop_token_ids[0])
@@ -145,7 +145,7 @@ def xgrammar_engine(info: xgrammar.TokenizerInfo, *, builtin_json: bool = False)
             grammar = xgrammar.Grammar.builtin_json_grammar()
         else:
             grammar = xgrammar.Grammar.from_lark(text)
-        return _XGrammarSession(compiler.compile_grammar(grammar), info)
+        return XGrammarSession(compiler.compile_grammar(grammar), info)
 
     return Engine("xgrammar-builtin-json" if builtin_json else "xgrammar", compile_lark)
 

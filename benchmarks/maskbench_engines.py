@@ -16,24 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Session
+from benchmarks.common import ConstrainSession, LLGuidanceSession, Session, XGrammarSession
 
 SchemaCompiler = Callable[[Any], Session]
-
-
-class _ConstrainSession(Session):
-    def __init__(self, compiled: Any):
-        super().__init__(compiled.vocab.allocate_bitmask(), compiled.vocab.eos_token_id)
-        self._matcher = compiled.matcher()
-
-    def fill_mask(self) -> None:
-        self._matcher.fill_bitmask(self.words)
-
-    def advance(self, token: int) -> bool:
-        return self._matcher.advance(token)
-
-    def reset(self) -> None:
-        self._matcher.reset()
 
 
 def constrain_compiler(tokenizer: Any) -> SchemaCompiler:
@@ -44,27 +29,9 @@ def constrain_compiler(tokenizer: Any) -> SchemaCompiler:
 
     def compile_schema(schema: Any) -> Session:
         compiled = constrain.compile_json_schema(schema, vocab, whitespace="flexible", max_whitespace=20)
-        return _ConstrainSession(compiled)
+        return ConstrainSession(compiled)
 
     return compile_schema
-
-
-class _LLGuidanceSession(Session):
-    def __init__(self, matcher: Any, rows: np.ndarray, eos_token_id: int):
-        super().__init__(rows[0], eos_token_id)
-        self._rows = rows
-        self._matcher = matcher
-
-    def fill_mask(self) -> None:
-        import llguidance.numpy
-
-        llguidance.numpy.fill_next_token_bitmask(self._matcher, self._rows, 0)
-
-    def advance(self, token: int) -> bool:
-        return bool(self._matcher.consume_token(token)) and not self._matcher.is_error()
-
-    def reset(self) -> None:
-        self._matcher.reset()
 
 
 def llguidance_compiler(tokenizer: Any) -> SchemaCompiler:
@@ -82,28 +49,9 @@ def llguidance_compiler(tokenizer: Any) -> SchemaCompiler:
         matcher = llguidance.LLMatcher(ll_tokenizer, grammar)
         if matcher.is_error():
             raise ValueError(matcher.get_error())
-        rows = llguidance.numpy.allocate_token_bitmask(1, ll_tokenizer.vocab_size)
-        return _LLGuidanceSession(matcher, rows, ll_tokenizer.eos_token)
+        return LLGuidanceSession(matcher, ll_tokenizer)
 
     return compile_schema
-
-
-class _XGrammarSession(Session):
-    def __init__(self, compiled: Any, eos_token_id: int):
-        import xgrammar
-
-        self._tensor = xgrammar.allocate_token_bitmask(1, compiled.tokenizer_info.vocab_size)
-        super().__init__(self._tensor[0].numpy(), eos_token_id)
-        self._matcher = xgrammar.GrammarMatcher(compiled)
-
-    def fill_mask(self) -> None:
-        self._matcher.fill_next_token_bitmask(self._tensor, 0)
-
-    def advance(self, token: int) -> bool:
-        return self._matcher.accept_token(token)
-
-    def reset(self) -> None:
-        self._matcher.reset()
 
 
 def xgrammar_compiler(tokenizer: Any) -> SchemaCompiler:
@@ -112,11 +60,10 @@ def xgrammar_compiler(tokenizer: Any) -> SchemaCompiler:
 
     info = xgrammar.TokenizerInfo.from_huggingface(tokenizer, vocab_size=len(tokenizer))
     compiler = xgrammar.GrammarCompiler(info, cache_enabled=False)
-    eos_token_id = info.stop_token_ids[0]
 
     def compile_schema(schema: Any) -> Session:
         compiled = compiler.compile_json_schema(json.dumps(schema), any_whitespace=True, strict_mode=False)
-        return _XGrammarSession(compiled, eos_token_id)
+        return XGrammarSession(compiled, info)
 
     return compile_schema
 

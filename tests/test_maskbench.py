@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import constrain
+from benchmarks.common import ConstrainSession
 from benchmarks.maskbench import run_schema, select_files, stratified_sample, stratum, walk_test
-from benchmarks.maskbench_engines import _ConstrainSession
 from benchmarks.maskbench_report import (
     decode_times,
     encode_times,
@@ -41,7 +41,7 @@ class CharTokenizer:
 @pytest.fixture(scope="module")
 def compile_schema():
     vocab = constrain.Vocabulary.from_token_bytes([c.encode() for c in CHARS] + [b""], [EOS])
-    return lambda schema: _ConstrainSession(constrain.compile_json_schema(schema, vocab))
+    return lambda schema: ConstrainSession(constrain.compile_json_schema(schema, vocab))
 
 
 def test_stratum_is_the_collection_name():
