@@ -31,6 +31,7 @@ class Lexer:
         self._transitions = np.full((64, 256), DEAD, dtype=np.int32)
         self._accepting = np.zeros(64, dtype=np.bool_)
         self._components: list[ProductKey] = []
+        self._shapes: dict[int, tuple[bytes, list[int]]] = {}
         self.accepted: list[tuple[int, ...]] = []
         self.is_fresh: list[bool] = []
 
@@ -54,6 +55,32 @@ class Lexer:
 
     def step(self, state: int, byte: int) -> int:
         return int(self._transitions[state, byte])
+
+    def shape(self, state: int) -> tuple[bytes, list[int]]:
+        """A canonical signature of the automaton reachable from ``state``, and its states in
+        canonical order.
+
+        Two states with equal signatures, in this lexer or another grammar's, accept the same
+        byte strings at the same places, so a trie walk from one serves the other: compiled
+        JSON Schemas share their string and number terminals, so their walks are shared.
+        """
+        found = self._shapes.get(state)
+        if found is None:
+            order, index = [state], {state: 0}
+            for current in order:
+                for target in dict.fromkeys(
+                    self._transitions[current][self._transitions[current] >= 0].tolist()
+                ):
+                    if target not in index:
+                        index[target] = len(order)
+                        order.append(target)
+            canonical = np.full(len(self.accepted), DEAD, dtype=np.int32)
+            canonical[order] = np.arange(len(order), dtype=np.int32)
+            rows = self._transitions[order]
+            table = np.where(rows >= 0, canonical[np.maximum(rows, 0)], DEAD)
+            found = (table.tobytes() + self._accepting[order].tobytes(), order)
+            self._shapes[state] = found
+        return found
 
     def _build(self, start_key: tuple[str, frozenset[int]], start_components: ProductKey) -> int:
         """Create the start state and every state reachable from it; return the start id."""

@@ -32,6 +32,7 @@ MAX_CACHED_MASKS = 4096
 MAX_CACHED_WALKS = 32768
 MAX_FORCED_BYTES = 4096
 SMALL_GROUP = 24
+_SHARED_WALKS: dict[str, dict[tuple[bytes, bytes], Walk]] = {}  # per vocabulary fingerprint
 ArrivalsByDepth = dict[int, dict[int, list[np.ndarray]]]  # depth -> chart after a lexeme -> nodes
 
 
@@ -66,6 +67,7 @@ class TokenAutomaton:
         self.states: list[State] = []
         self._ids: dict[frozenset[Thread], int] = {}
         self._walks: dict[tuple[int, bytes], Walk] = {}
+        self._shared_walks = _SHARED_WALKS.setdefault(vocab.fingerprint, {})
         self._lexeme_ends: dict[tuple[int, int], tuple[int, ...]] = {}
         self._masks: OrderedDict[int, np.ndarray] = OrderedDict()
         self.terminated = self._add(State(frozenset(), accepting=True, terminated=True))
@@ -232,24 +234,40 @@ class TokenAutomaton:
         return _group_nodes_by(nodes[starts], node_chart)
 
     def _walk(self, lexer_state: int, roots: np.ndarray) -> Walk:
-        """Walk the subtrees below ``roots`` (sorted, distinct) from ``lexer_state``; cached."""
+        """Walk the subtrees below ``roots`` (sorted, distinct) from ``lexer_state``; cached.
+
+        Besides this automaton's cache, walks are shared across every grammar compiled
+        against the same vocabulary through the lexer state's canonical shape.
+        """
         key = (lexer_state, roots.tobytes())
         walk = self._walks.get(key)
         if walk is None:
-            bits = np.zeros(self.n_words, dtype=np.uint32)
-            nodes, states = self._walker.walk(
-                self.lexer.transitions, self.lexer.accepting, roots, lexer_state, bits
-            )
-            depth_of = self.vocab.trie.node_depth
-            events = {
-                state: _group_nodes_by(group, depth_of[group])
-                for state, group in _group_nodes_by(nodes, states)
-            }
-            walk = Walk(bits, events)
+            signature, order = self.lexer.shape(lexer_state)
+            shared_key = (signature, key[1])
+            shared = self._shared_walks.get(shared_key)
+            if shared is None:
+                shared = self._walk_in_kernel(lexer_state, roots, order)
+                if len(self._shared_walks) >= MAX_CACHED_WALKS:
+                    self._shared_walks.clear()
+                self._shared_walks[shared_key] = shared
+            walk = Walk(shared.bits, {order[index]: groups for index, groups in shared.events.items()})
             if len(self._walks) >= MAX_CACHED_WALKS:
                 self._walks.clear()
             self._walks[key] = walk
         return walk
+
+    def _walk_in_kernel(self, lexer_state: int, roots: np.ndarray, order: list[int]) -> Walk:
+        """One kernel walk; its events are keyed by canonical state index (``order``)."""
+        bits = np.zeros(self.n_words, dtype=np.uint32)
+        lexer = self.lexer
+        nodes, states = self._walker.walk(lexer.transitions, lexer.accepting, roots, lexer_state, bits)
+        canonical = {state: index for index, state in enumerate(order)}
+        depth_of = self.vocab.trie.node_depth
+        events = {
+            canonical[state]: _group_nodes_by(group, depth_of[group])
+            for state, group in _group_nodes_by(nodes, states)
+        }
+        return Walk(bits, events)
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:

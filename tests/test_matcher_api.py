@@ -97,3 +97,25 @@ def test_token_spanning_lexemes_with_ignored_whitespace(vocab):
     for token in (b'{"', b"ab", b'":', b" ", b" ", b"1", b" ", b"}"):
         assert matcher.advance(TOKENS.index(token)), token
     assert matcher.is_accepting()
+
+
+def test_walks_shared_across_grammars_give_the_same_masks(vocab):
+    """Grammars whose lexer states have the same shape share trie walks; masks must not change."""
+    from constrain import token_automaton
+
+    first = 'start: "{" STR ":" NUM "}"\nSTR: /"[ab]*"/\nNUM: /[0-9]+/\n%ignore " "'
+    second = 'start: NUM ":" STR\nSTR: /"[ab]*"/\nNUM: /[0-9]+/\n%ignore " "'
+    texts = [b'{"', b"ab", b'":', b" ", b"1"]
+
+    def masks_along(grammar_text: str, tokens: list[bytes]) -> list[set[bytes]]:
+        matcher = compile_grammar(grammar_text, vocab).matcher()
+        out = [allowed(matcher, vocab)]
+        for token in tokens:
+            if matcher.advance(TOKENS.index(token)):
+                out.append(allowed(matcher, vocab))
+        return out
+
+    token_automaton._SHARED_WALKS.clear()
+    alone = masks_along(second, [b"1", b'":'])
+    masks_along(first, texts)  # fills the shared walks with the first grammar's lexer states
+    assert masks_along(second, [b"1", b'":']) == alone
