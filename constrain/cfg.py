@@ -39,11 +39,6 @@ class NormalGrammar:
     def is_terminal(self, symbol: int) -> bool:
         return symbol < self.n_terminals
 
-    def symbol_name(self, symbol: int) -> str:
-        if self.is_terminal(symbol):
-            return self.terminal_names[symbol]
-        return self.nonterminal_names[symbol - self.n_terminals]
-
 
 def terminal_dfa(terminal: Terminal, deadline: float | None = None) -> ByteDFA:
     """The byte automaton of one terminal, with errors that name the terminal."""
