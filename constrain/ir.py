@@ -67,6 +67,10 @@ class Grammar:
             seen.setdefault(terminal)
         return tuple(seen)
 
+    @property
+    def nonterminals(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule.lhs for rule in self.rules))
+
 
 def regex_grammar(pattern: str, dialect: RegexDialect = "python") -> Grammar:
     """A plain regex constraint: a grammar with one terminal, matched in full."""
