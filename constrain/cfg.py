@@ -9,6 +9,7 @@ With those, any prefix the Earley parser accepts is a viable prefix of the langu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from constrain.byte_dfa import ByteDFA, compile_regex_dfa
@@ -16,6 +17,7 @@ from constrain.errors import CompileBudgetError, GrammarError
 from constrain.ir import Grammar, NonTerminal, Rule, Terminal
 
 START = "<start>"
+TerminalDFAs = Callable[[Terminal], ByteDFA]  # a terminal's automaton, compiled once
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,13 +55,21 @@ def terminal_dfa(terminal: Terminal, deadline: float | None = None) -> ByteDFA:
 def normalize(grammar: Grammar, *, budget_seconds: float = 10.0) -> NormalGrammar:
     """Check and normalize ``grammar``; raises GrammarError for undefined or empty parts."""
     deadline = time.monotonic() + budget_seconds
-    rules = _split_empty_terminals(grammar.rules, deadline)
+    compiled: dict[Terminal, ByteDFA] = {}
+
+    def dfa(terminal: Terminal) -> ByteDFA:
+        """Each terminal's automaton, compiled once for the whole normalization."""
+        if terminal not in compiled:
+            compiled[terminal] = terminal_dfa(terminal, deadline)
+        return compiled[terminal]
+
+    rules = _split_empty_terminals(grammar.rules, dfa)
     _check_defined(rules, grammar.start)
-    rules = _useful_rules(rules, grammar.start)
+    rules = _useful_rules(rules, grammar.start, dfa)
     terminals = tuple(dict.fromkeys(s for r in rules for s in r.rhs if isinstance(s, Terminal)))
     ignore_terminals = tuple(t for t in dict.fromkeys(grammar.ignore) if t not in terminals)
     all_terminals = terminals + ignore_terminals
-    dfas = [terminal_dfa(t, deadline).without_empty() for t in all_terminals]
+    dfas = [dfa(t).without_empty() for t in all_terminals]
     if time.monotonic() > deadline:
         raise CompileBudgetError(f"compiling the terminals took longer than {budget_seconds} s")
     terminal_ids = {t: i for i, t in enumerate(all_terminals)}
@@ -82,7 +92,7 @@ def normalize(grammar: Grammar, *, budget_seconds: float = 10.0) -> NormalGramma
     )
 
 
-def _split_empty_terminals(rules: tuple[Rule, ...], deadline: float) -> tuple[Rule, ...]:
+def _split_empty_terminals(rules: tuple[Rule, ...], dfa: TerminalDFAs) -> tuple[Rule, ...]:
     """Replace a terminal that matches the empty string by an optional non-empty terminal.
 
     Lexemes are never empty (an empty lexeme could be scanned forever); ``T`` becomes
@@ -93,10 +103,10 @@ def _split_empty_terminals(rules: tuple[Rule, ...], deadline: float) -> tuple[Ru
     for rule in rules:
         rhs = []
         for symbol in rule.rhs:
-            if isinstance(symbol, Terminal) and terminal_dfa(symbol, deadline).accepts_empty:
+            if isinstance(symbol, Terminal) and dfa(symbol).accepts_empty:
                 if symbol not in optional:
                     optional[symbol] = NonTerminal(f"{symbol.name}?")
-                    non_empty = Terminal(symbol.name, terminal_dfa(symbol, deadline).without_empty())
+                    non_empty = Terminal(symbol.name, dfa(symbol).without_empty())
                     out += [Rule(optional[symbol].name, (non_empty,)), Rule(optional[symbol].name, ())]
                 symbol = optional[symbol]
             rhs.append(symbol)
@@ -114,11 +124,11 @@ def _check_defined(rules: tuple[Rule, ...], start: str) -> None:
                 raise GrammarError(f"rule {rule.lhs!r} uses undefined rule {symbol.name!r}")
 
 
-def _useful_rules(rules: tuple[Rule, ...], start: str) -> tuple[Rule, ...]:
+def _useful_rules(rules: tuple[Rule, ...], start: str, dfa: TerminalDFAs) -> tuple[Rule, ...]:
     """Keep the rules whose symbols are all productive and that are reachable from start."""
 
     def terminal_ok(t: Terminal) -> bool:
-        return not terminal_dfa(t).is_empty
+        return not dfa(t).is_empty
 
     productive: set[str] = set()
     changed = True

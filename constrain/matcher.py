@@ -30,14 +30,15 @@ class Matcher:
         tokens are allowed exactly when the output is complete; after an end token only
         end tokens are allowed.
         """
-        words = self._automaton.mask(self._stack[-1])
         if bitmask.dtype != np.int32:
             raise MatcherError(f"bitmask must have dtype int32, not {bitmask.dtype}")
         row = bitmask if index is None else _row(bitmask, index)
-        if row.ndim != 1 or row.shape[0] < len(words):
+        n_words = self._automaton.n_words
+        if row.ndim != 1 or row.shape[0] < n_words:
             raise MatcherError(
-                f"bitmask row must be 1-D with at least {len(words)} int32 words, got shape {row.shape}"
+                f"bitmask row must be 1-D with at least {n_words} int32 words, got shape {row.shape}"
             )
+        words = self._automaton.mask(self._stack[-1])
         row[: len(words)] = words.view(np.int32)
         row[len(words) :] = 0
 
