@@ -359,7 +359,10 @@ REGEX_ALPHABET = "abcdAB1.\n x"
 def test_terminal_matching_agrees_with_re_and_regex_partial(pattern, text):
     reference = ReferenceChecker(regex_grammar(pattern))
     assert reference.is_complete(text.encode()) == bool(re.fullmatch(pattern, text))
-    assert reference.is_viable_prefix(text.encode()) == bool(regex.fullmatch(pattern, text, partial=True))
+    # regex's partial matching is wrong after lazy quantifiers ('a1' "could become" a*?b+?);
+    # the greedy form has the same language and a trustworthy partial match
+    greedy = re.sub(r"([*+?}])\?", r"\1", pattern)
+    assert reference.is_viable_prefix(text.encode()) == bool(regex.fullmatch(greedy, text, partial=True))
 
 
 def test_empty_character_class_makes_no_prefix_viable():
