@@ -1,5 +1,6 @@
 """constrain: grammar-constrained generation for autoregressive and diffusion LMs."""
 
+from constrain.api import choice, grammar, json, regex
 from constrain.compiled_grammar import (
     CompiledGrammar,
     compile_grammar,
@@ -20,6 +21,7 @@ from constrain.errors import (
 from constrain.grammars import load_grammar
 from constrain.json_schema import check_schema
 from constrain.matcher import Matcher
+from constrain.structured import structured
 from constrain.vocabulary import Vocabulary
 
 __version__ = "0.1.0"
@@ -33,6 +35,7 @@ _LAZY = {
     "apply_bitmask": "constrain.bitmask",
     "load_default_model": "constrain.models",
     "load_model": "constrain.models",
+    "fill": "constrain.template_fill",
 }
 
 
@@ -62,12 +65,18 @@ __all__ = [
     "__version__",
     "apply_bitmask",
     "check_schema",
+    "choice",
     "compile_grammar",
     "compile_ir",
     "compile_json_schema",
     "compile_regex",
+    "fill",
     "generate",
+    "grammar",
+    "json",
     "load_default_model",
     "load_grammar",
     "load_model",
+    "regex",
+    "structured",
 ]
