@@ -36,6 +36,7 @@ _LAZY = {
     "load_default_model": "constrain.models",
     "load_model": "constrain.models",
     "fill": "constrain.template_fill",
+    "FillResult": "constrain.template_fill",
 }
 
 
@@ -51,6 +52,7 @@ __all__ = [
     "CompileBudgetError",
     "CompiledGrammar",
     "ConstrainError",
+    "FillResult",
     "GenerationResult",
     "GrammarError",
     "IncompleteOutputError",
