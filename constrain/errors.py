@@ -57,3 +57,25 @@ class UnsatisfiableSchemaError(SchemaError):
 
     Detected at compile time, before any generation: its verdict is "every instance is invalid".
     """
+
+
+class ModelLoadError(ConstrainError, ValueError):
+    """A model that cannot be loaded: unknown name, missing package or unreadable directory."""
+
+
+class SamplingError(ConstrainError, ValueError):
+    """A sampler used wrongly: an unknown sampler, options it cannot honour, a model output of the
+    wrong shape or with NaN, or a grammar that leaves no token the model can produce."""
+
+
+class IncompleteOutputError(ConstrainError):
+    """``max_new_tokens`` ran out before the output was a complete word of the grammar.
+
+    ``partial`` is the text generated so far and ``token_ids`` its tokens, so a caller can
+    retry with a larger budget or show what was produced.
+    """
+
+    def __init__(self, message: str, *, partial: str, token_ids: tuple[int, ...]):
+        self.partial = partial
+        self.token_ids = token_ids
+        super().__init__(message)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from constrain.cache import cache_dir
-from constrain.errors import ConstrainError
+from constrain.errors import ModelLoadError
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -45,10 +45,6 @@ ROUND_TRIP_TEXTS = (
     "déjà vu — 数学 ∑ 1 + 2 * (3 - 4) / 5",
     "<|im_start|>user\nhi there<|im_end|>\n",
 )
-
-
-class ModelLoadError(ConstrainError, ValueError):
-    """A model that cannot be loaded: unknown name, missing package or unreadable directory."""
 
 
 def default_model_dir() -> Path:

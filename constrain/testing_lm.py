@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from constrain.compiled_grammar import CompiledGrammar
+from constrain.fast_forward import ForcedTokens
 from constrain.matcher import Matcher
 
 Distribution = Mapping[int, float]
@@ -64,14 +65,24 @@ def locally_constrained(probs: np.ndarray, matcher: Matcher) -> np.ndarray:
 
 
 def exact_language_distribution(
-    lm: TableLM, grammar: CompiledGrammar, max_tokens: int
+    lm: TableLM, grammar: CompiledGrammar, max_tokens: int, forced: ForcedTokens | None = None
 ) -> tuple[dict[tuple[int, ...], float], float]:
     """``p(x | x in L)`` over complete outputs of at most ``max_tokens`` tokens (EOS included).
 
     Returns the normalized distribution and its normalizer ``P(x in L)``, found by walking
-    every allowed token sequence; only for toy vocabularies.
+    every allowed token sequence; only for toy vocabularies. With ``forced``, the walk takes
+    fast-forward's tokens wherever the grammar forces bytes, as the samplers do, so it gives
+    the exact target of SMC with fast-forward.
     """
     masses: dict[tuple[int, ...], float] = {}
+
+    def fast_forward(prefix: tuple[int, ...], matcher: Matcher, mass: float) -> None:
+        if forced is not None:
+            for token in forced.advance(matcher, max_tokens - len(prefix)):
+                mass *= float(lm.probs(prefix)[token])
+                prefix = (*prefix, token)
+        if mass > 0.0:
+            walk(prefix, matcher, mass)
 
     def walk(prefix: tuple[int, ...], matcher: Matcher, mass: float) -> None:
         if matcher.is_terminated():
@@ -80,11 +91,11 @@ def exact_language_distribution(
         if len(prefix) == max_tokens:
             return
         probs = lm.probs(prefix)
-        for token in np.flatnonzero(probs):
+        for token in np.flatnonzero(probs[: grammar.vocab.size]):  # padding ids are never allowed
             child = matcher.copy()
             if child.advance(int(token)):
-                walk((*prefix, int(token)), child, mass * float(probs[token]))
+                fast_forward((*prefix, int(token)), child, mass * float(probs[token]))
 
-    walk((), grammar.matcher(), 1.0)
+    fast_forward((), grammar.matcher(), 1.0)
     total = math.fsum(masses.values())
     return {seq: mass / total for seq, mass in masses.items()}, total

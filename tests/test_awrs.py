@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import constrain
-from constrain.errors import MatcherError
+from constrain.errors import SamplingError
 from constrain.sampling import AWRSResult, awrs_step
 from constrain.testing_lm import locally_constrained
 
@@ -218,6 +218,18 @@ def test_allowed_tokens_without_model_mass_count_as_nothing_allowed():
         (np.zeros(3), {"variant": "greedy"}, "variant"),
     ],
 )
-def test_bad_arguments_raise_matcher_error(logprobs, kwargs, message):
-    with pytest.raises(MatcherError, match=message):
+def test_bad_arguments_raise_sampling_error(logprobs, kwargs, message):
+    with pytest.raises(SamplingError, match=message):
         awrs_step(logprobs, lambda _: True, np.random.default_rng(0), **kwargs)
+
+
+def test_the_lazy_order_matches_a_full_sort_as_it_grows():
+    """Walks past 16, 64, 256... ids extend the partial sort; the order must not change."""
+    from constrain.sampling.awrs import _DescendingKeys
+
+    keys = np.random.default_rng(6).gumbel(size=3000)
+    keys[::7] = -np.inf  # zero-probability ids end the order
+    order = _DescendingKeys(keys)
+    expected = [int(t) for t in np.argsort(-keys, kind="stable") if keys[t] > -np.inf]
+    assert [order.at(i) for i in range(len(expected))] == expected
+    assert order.at(len(expected)) is None and order.at(len(keys) + 5) is None

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import constrain
-from constrain.errors import MatcherError
+from constrain.errors import SamplingError
 from constrain.sampling import SMCResult, smc
 from constrain.testing_lm import TableLM, exact_language_distribution, locally_constrained
 
@@ -133,8 +133,8 @@ def test_model_with_a_padded_vocabulary():
     assert math.exp(result.log_marginal_likelihood) == pytest.approx(normalizer / 2, rel=0.25)
 
 
-def test_bad_model_output_and_arguments_raise_matcher_error():
-    with pytest.raises(MatcherError, match="shape"):
+def test_bad_model_output_and_arguments_raise_sampling_error():
+    with pytest.raises(SamplingError, match="shape"):
         smc(lambda prefixes: np.zeros(4), TRAP, n_particles=3, max_tokens=2, rng=np.random.default_rng(0))
-    with pytest.raises(MatcherError, match="n_particles"):
+    with pytest.raises(SamplingError, match="n_particles"):
         smc(TRAP_LM, TRAP, n_particles=0, max_tokens=2, rng=np.random.default_rng(0))
