@@ -12,7 +12,10 @@ from constrain.errors import (
     CompileBudgetError,
     ConstrainError,
     GrammarError,
+    IncompleteOutputError,
     MatcherError,
+    ModelLoadError,
+    SamplingError,
     SchemaError,
     UnsatisfiableSchemaError,
     UnsupportedSchemaError,
@@ -29,7 +32,6 @@ __version__ = "0.1.0"
 # Generation needs torch and transformers, which take seconds to import; load them on first use.
 _LAZY = {
     "GenerationResult": "constrain.generation",
-    "IncompleteOutputError": "constrain.generation",
     "generate": "constrain.generation",
     "LogitsProcessor": "constrain.logits_processor",
     "apply_bitmask": "constrain.bitmask",
@@ -59,6 +61,8 @@ __all__ = [
     "LogitsProcessor",
     "Matcher",
     "MatcherError",
+    "ModelLoadError",
+    "SamplingError",
     "SchemaError",
     "UnsatisfiableSchemaError",
     "UnsupportedSchemaError",
