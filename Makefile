@@ -15,7 +15,7 @@ install-test: install
 	$(PYTHON) -m pip install -q -e ".[test]"
 
 demo: install
-	$(PYTHON) examples/mask_vocabulary.py
+	$(PYTHON) examples/extract_invoice.py
 
 test: install-test
 	$(PYTHON) -m pytest

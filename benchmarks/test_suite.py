@@ -5,6 +5,7 @@ Prints, per test file, the cases accepted correctly, rejected correctly, answere
 (valid rejected / invalid accepted / errors and timeouts) and refused, then lists every
 wrong answer. ``--write-ratchet`` records the outcomes in
 ``tests/fixtures/json_schema_test_suite_ratchet.json``, which the test suite compares against.
+Schemas compile with ``suite_runner.COMPILE_OPTIONS`` (any key order for small objects).
 For context, the issue reports xgrammar right on 869 of 1,299 cases with 298 invalid
 instances accepted, and llguidance right on 583 with none accepted wrongly and 694 refused.
 """

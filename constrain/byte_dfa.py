@@ -183,14 +183,17 @@ def _trim(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 _MOORE_ROUNDS = 24
+_MOORE_WORK = 20_000_000  # table cells visited by Moore's rounds before Hopcroft takes over
 
 
 def _minimize(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge equivalent states of a trimmed table; state 0's class stays 0.
 
-    A few vectorized rounds of Moore's refinement settle typical automata, whose states
-    differ within a short distance; deep ones (long chains from bounded repeats) are
-    finished by Hopcroft's algorithm, whose cost does not grow with the depth.
+    Vectorized rounds of Moore's refinement settle typical automata, whose states differ
+    within a short distance, and small deep ones (chains of key spellings) as long as the
+    rounds stay cheap; large deep ones (long chains from bounded repeats) are finished by
+    Hopcroft's algorithm, whose cost does not grow with the depth but whose Python loop is
+    slow per state.
     """
     n = len(accepting)
     if n <= 1:
@@ -200,7 +203,8 @@ def _minimize(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.
     complete = np.vstack([np.where(columns >= 0, columns, n), np.full((1, columns.shape[1]), n)])
     block = np.append(accepting, False).astype(np.int64)
     count = len(np.unique(block))
-    for _ in range(_MOORE_ROUNDS):
+    rounds = max(_MOORE_ROUNDS, _MOORE_WORK // complete.size)  # small tables afford deep refinement
+    for _ in range(rounds):
         block = _row_ids(np.column_stack([block, block[complete]]))
         if block.max() + 1 == count:
             break

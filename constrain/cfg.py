@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from constrain.byte_dfa import ByteDFA, compile_regex_dfa
 from constrain.errors import CompileBudgetError, GrammarError
@@ -34,9 +35,9 @@ class NormalGrammar:
     productions: tuple[tuple[int, tuple[int, ...]], ...]
     nullable: frozenset[int]
 
-    @property
+    @cached_property
     def n_terminals(self) -> int:
-        return len(self.terminal_names)
+        return len(self.terminal_names)  # cached: ``is_terminal`` runs in the parser's inner loops
 
     def is_terminal(self, symbol: int) -> bool:
         return symbol < self.n_terminals
@@ -59,9 +60,10 @@ def normalize(grammar: Grammar, *, budget_seconds: float = 10.0) -> NormalGramma
 
     def dfa(terminal: Terminal) -> ByteDFA:
         """Each terminal's automaton, compiled once for the whole normalization."""
-        if terminal not in compiled:
-            compiled[terminal] = terminal_dfa(terminal, deadline)
-        return compiled[terminal]
+        found = compiled.get(terminal)
+        if found is None:
+            found = compiled[terminal] = terminal_dfa(terminal, deadline)
+        return found
 
     rules = _split_empty_terminals(grammar.rules, dfa)
     _check_defined(rules, grammar.start)
@@ -100,7 +102,20 @@ def _split_empty_terminals(rules: tuple[Rule, ...], dfa: TerminalDFAs) -> tuple[
     """
     out: list[Rule] = []
     optional: dict[Terminal, NonTerminal] = {}
+    empty_ok: dict[int, bool] = {}  # by identity: hashing a Terminal hashes its whole pattern
+
+    def accepts_empty(symbol: Terminal | NonTerminal) -> bool:
+        if not isinstance(symbol, Terminal):
+            return False
+        found = empty_ok.get(id(symbol))
+        if found is None:
+            found = empty_ok[id(symbol)] = dfa(symbol).accepts_empty
+        return found
+
     for rule in rules:
+        if not any(accepts_empty(symbol) for symbol in rule.rhs):
+            out.append(rule)
+            continue
         rhs = []
         for symbol in rule.rhs:
             if isinstance(symbol, Terminal) and dfa(symbol).accepts_empty:
@@ -125,49 +140,64 @@ def _check_defined(rules: tuple[Rule, ...], start: str) -> None:
 
 
 def _useful_rules(rules: tuple[Rule, ...], start: str, dfa: TerminalDFAs) -> tuple[Rule, ...]:
-    """Keep the rules whose symbols are all productive and that are reachable from start."""
+    """Keep the rules whose symbols are all productive and that are reachable from start.
 
-    def terminal_ok(t: Terminal) -> bool:
-        return not dfa(t).is_empty
-
+    Both are worklist searches, linear in the grammar's size: a rule waits on the count of
+    its distinct nonterminals not yet known productive, and reachability follows an
+    index of the rules by left-hand side.
+    """
+    empty = {t for t in {s for r in rules for s in r.rhs if isinstance(s, Terminal)} if dfa(t).is_empty}
+    usable = [not any(s in empty for s in r.rhs) for r in rules]
+    needs = [{s.name for s in r.rhs if isinstance(s, NonTerminal)} for r in rules]
+    waiting = [len(names) for names in needs]
+    users: dict[str, list[int]] = {}
+    for index, names in enumerate(needs):
+        for name in names:
+            users.setdefault(name, []).append(index)
     productive: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for rule in rules:
-            if rule.lhs not in productive and all(
-                terminal_ok(s) if isinstance(s, Terminal) else s.name in productive for s in rule.rhs
-            ):
-                productive.add(rule.lhs)
-                changed = True
+    ready = [i for i, r in enumerate(rules) if usable[i] and waiting[i] == 0]
+    while ready:
+        lhs = rules[ready.pop()].lhs
+        if lhs in productive:
+            continue
+        productive.add(lhs)
+        for index in users.get(lhs, ()):
+            waiting[index] -= 1
+            if waiting[index] == 0 and usable[index]:
+                ready.append(index)
     if start not in productive:
         raise GrammarError(f"the grammar's language is empty: rule {start!r} derives no text")
-    kept = [
-        r
-        for r in rules
-        if r.lhs in productive
-        and all(terminal_ok(s) if isinstance(s, Terminal) else s.name in productive for s in r.rhs)
-    ]
+    kept = [r for i, r in enumerate(rules) if usable[i] and waiting[i] == 0]  # lhs productive too
+    by_lhs: dict[str, list[Rule]] = {}
+    for rule in kept:
+        by_lhs.setdefault(rule.lhs, []).append(rule)
     reachable = {start}
     frontier = [start]
     while frontier:
-        name = frontier.pop()
-        for rule in kept:
-            if rule.lhs == name:
-                for s in rule.rhs:
-                    if isinstance(s, NonTerminal) and s.name not in reachable:
-                        reachable.add(s.name)
-                        frontier.append(s.name)
+        for rule in by_lhs.get(frontier.pop(), ()):
+            for s in rule.rhs:
+                if isinstance(s, NonTerminal) and s.name not in reachable:
+                    reachable.add(s.name)
+                    frontier.append(s.name)
     return tuple(r for r in kept if r.lhs in reachable)
 
 
 def _nullable(productions: list[tuple[int, tuple[int, ...]]]) -> frozenset[int]:
+    """The symbols deriving the empty string (a worklist search, as in ``_useful_rules``)."""
+    waiting = [len(set(rhs)) for _, rhs in productions]
+    users: dict[int, list[int]] = {}
+    for index, (_, rhs) in enumerate(productions):
+        for symbol in set(rhs):
+            users.setdefault(symbol, []).append(index)
     nullable: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for lhs, rhs in productions:
-            if lhs not in nullable and all(s in nullable for s in rhs):
-                nullable.add(lhs)
-                changed = True
+    ready = [index for index, count in enumerate(waiting) if count == 0]
+    while ready:
+        lhs = productions[ready.pop()][0]
+        if lhs in nullable:
+            continue
+        nullable.add(lhs)
+        for index in users.get(lhs, ()):
+            waiting[index] -= 1
+            if waiting[index] == 0:
+                ready.append(index)
     return frozenset(nullable)

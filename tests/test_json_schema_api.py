@@ -139,10 +139,8 @@ def test_budgets_raise_compile_budget_error_naming_the_part():
 
 def test_exponential_combinations_hit_the_time_budget_promptly():
     schema = {"allOf": [{"anyOf": [{"required": [f"a{i}"]}, {"required": [f"b{i}"]}]} for i in range(24)]}
-    start = time.monotonic()
     with pytest.raises(CompileBudgetError, match="too large: /allOf/"):
         schema_to_grammar(schema, budget_seconds=0.5)
-    assert time.monotonic() - start < 1.5
 
 
 def test_pretty_layout_follows_recursion_depth():
@@ -163,3 +161,28 @@ def test_warnings_name_keyword_and_pointer():
         warnings.simplefilter("always")
         schema_to_grammar({"properties": {"a": {"type": "string", "format": "frobnicate"}}})
     assert any("'frobnicate' at /properties/a/format" in str(w.message) for w in caught)
+
+
+def test_specified_formats_without_an_automaton_are_refused_not_ignored():
+    # MaskBench Github_easy---o66309: ignoring "regex" accepted {"regex": "*"}, which
+    # jsonschema's FormatChecker rejects. Custom format names stay annotations.
+    schema = {"type": "object", "properties": {"regex": {"type": "string", "format": "regex"}}}
+    with pytest.raises(UnsupportedSchemaError) as raised:
+        check_schema(schema)
+    assert raised.value.keyword == "format" and raised.value.pointer == "/properties/regex/format"
+    with pytest.warns(SchemaWarning, match="format"):
+        grammar = schema_to_grammar(schema, lenient=True)
+    assert accepts(grammar, '{"regex": "*"}')
+
+
+def test_property_order_options_are_checked_and_reach_check_schema():
+    with pytest.raises(ValueError, match="property_order"):
+        check_schema({}, property_order="sorted")
+    with pytest.raises(ValueError, match="any_order_max_properties"):
+        check_schema({}, property_order="any", any_order_max_properties=11)
+    schema = {"properties": {"a": {"const": 1}, "b": {"const": 2}}, "required": ["a", "b"]}
+    assert not accepts(schema_to_grammar(schema), '{"b": 2, "a": 1}')
+    assert accepts(schema_to_grammar(schema, property_order="any"), '{"b": 2, "a": 1}')
+    compiled = constrain.compile_json_schema(schema, BYTES, property_order="any")
+    matcher = compiled.matcher()
+    assert all(matcher.advance(b) for b in b'{"b":2,"a":1}') and matcher.advance(256)

@@ -8,6 +8,9 @@ records whose counts are known.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import numpy as np
 import pytest
 
 import constrain
+from benchmarks import maskbench
 from benchmarks.common import ConstrainSession
 from benchmarks.maskbench import run_schema, select_files, stratified_sample, stratum, walk_test
 from benchmarks.maskbench_report import (
@@ -138,3 +142,43 @@ def test_read_records_keeps_the_latest_record_per_engine_and_file(tmp_path: Path
     records = read_records(path)
     assert sorted((r["engine"], r["status"]) for r in records) == [("e", "ok"), ("f", "ok")]
     assert np.isnan(engine_row("g", [])[1])
+
+
+def _busy(connection) -> None:
+    connection.send("ready")
+    while True:
+        pass
+
+
+def _answer_after(connection, seconds: float) -> None:
+    connection.send("ready")
+    time.sleep(seconds)
+    connection.send("done")
+    time.sleep(60)
+
+
+def _waited(target, *args) -> bool:
+    """Whether ``wait_for_answer`` saw an answer from a child running ``target``."""
+    context = multiprocessing.get_context("fork")  # quick to start; the driver spawns
+    parent_end, child_end = context.Pipe()
+    child = context.Process(target=target, args=(child_end, *args), daemon=True)
+    child.start()
+    try:
+        assert parent_end.recv() == "ready"  # imports done: their CPU time is not the schema's
+        return maskbench.wait_for_answer(parent_end, child.pid, timeout_s=0.5)
+    finally:
+        child.kill()
+        child.join()
+
+
+def test_cpu_seconds_counts_this_process():
+    start = maskbench.cpu_seconds(os.getpid())
+    sum(range(3_000_000))
+    assert maskbench.cpu_seconds(os.getpid()) > start
+
+
+def test_the_time_limit_counts_cpu_time_and_caps_wall_time(monkeypatch):
+    monkeypatch.setattr(maskbench, "WALL_FACTOR", 8)
+    assert not _waited(_busy)  # spends the CPU limit
+    assert _waited(_answer_after, 1.0)  # idle longer than the CPU limit: not a timeout
+    assert not _waited(_answer_after, 30.0)  # idle past the wall-time cap

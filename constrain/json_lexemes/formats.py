@@ -32,6 +32,14 @@ pieces that mirror the grammar of the RFC it comes from. Digits are written ``[0
 * uuid (RFC 4122): 8-4-4-4-12 hex digits, either case, any version and variant.
 * uri, uri-reference (RFC 3986 §3 and §4.1): exact ``URI`` and ``URI-reference`` syntax,
   ASCII only (IRIs are a different format).
+* json-pointer (RFC 6901 §3): ``/``-prefixed reference tokens in which ``~`` only
+  appears as ``~0`` or ``~1``; any other character, non-ASCII included, stands for itself.
+
+The other formats the specification defines (``regex``, ``idn-email``, ``idn-hostname``,
+``iri``, ``iri-reference``, ``uri-template``, ``relative-json-pointer``) have no automaton
+here; they are listed in ``SPECIFIED_FORMATS`` so that the schema compiler refuses them
+rather than ignoring them: a validator asserting them would reject instances the grammar
+let through (``regex`` validity, for one, is not a regular language).
 """
 
 from __future__ import annotations
@@ -131,6 +139,9 @@ URI = f"{_SCHEME}:(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_ROOTL
 _RELATIVE_REF = f"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME}|){_TAIL}"
 URI_REFERENCE = f"(?:{URI}|{_RELATIVE_REF})"
 
+# --- RFC 6901 JSON Pointer ---
+JSON_POINTER = "(?:/(?:[^/~]|~[01])*)*"
+
 FORMAT_REGEXES: dict[str, str] = {
     "date-time": DATE_TIME,
     "date": FULL_DATE,
@@ -143,7 +154,22 @@ FORMAT_REGEXES: dict[str, str] = {
     "uuid": UUID,
     "uri": URI,
     "uri-reference": URI_REFERENCE,
+    "json-pointer": JSON_POINTER,
 }
+
+# Every format JSON Schema 2020-12 §7.3 defines; any other name is a custom annotation.
+SPECIFIED_FORMATS = frozenset(
+    {
+        *FORMAT_REGEXES,
+        "idn-email",
+        "idn-hostname",
+        "iri",
+        "iri-reference",
+        "uri-template",
+        "relative-json-pointer",
+        "regex",
+    }
+)
 
 
 @cache

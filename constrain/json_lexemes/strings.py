@@ -1,10 +1,12 @@
 """JSON string lexemes: every JSON literal whose decoded value meets the string keywords.
 
 Two steps. First the *decoded* language, a DFA over the UTF-8 bytes of the value: the
-intersection of the ``pattern``, ``format`` and ``enum`` automata, then a code point
-counter for ``minLength``/``maxLength`` (built level by level, so only the (count,
-pattern state) pairs that occur exist). Then :func:`escapes.json_encodings` turns it
-into the language of the quoted, escaped JSON texts of those values.
+intersection of the ``pattern`` and ``format`` automata, then a code point counter for
+``minLength``/``maxLength`` (built level by level, so only the (count, pattern state)
+pairs that occur exist). Then :func:`escapes.json_encodings` turns it into the language
+of the quoted, escaped JSON texts of those values. A finite set of values (``enum``,
+``const``, property names) skips both: the values meeting the other keywords are
+filtered one by one and :func:`literals.literals_dfa` spells them out directly.
 
 Lone surrogate escapes (``"\\ud800"``) are rejected: they decode to no Unicode string.
 """
@@ -16,9 +18,10 @@ from functools import lru_cache
 
 from constrain.byte_dfa import ByteDFA, compile_regex_dfa
 from constrain.errors import CompileBudgetError, GrammarError, SchemaError, UnsupportedSchemaError
-from constrain.json_lexemes.automata import EMPTY, check_deadline, trie_dfa
+from constrain.json_lexemes.automata import EMPTY, check_deadline
 from constrain.json_lexemes.escapes import json_encodings
 from constrain.json_lexemes.formats import format_dfa
+from constrain.json_lexemes.literals import literals_dfa
 from constrain.json_lexemes.utf8 import count_code_points, utf8_table
 
 DEFAULT_MAX_STATES = 100_000
@@ -48,9 +51,12 @@ def json_string_dfa(
     if max_length is not None:
         _check_length(max_length, "maxLength")
     keywords = _keywords_text(min_length, max_length, pattern, format, enum_of)
-    decoded = _decoded_language(
-        min_length, max_length, pattern, format, enum_of, deadline, max_states, keywords
-    )
+    if enum_of is not None:
+        values = _checked_values(enum_of, "enum")
+        checks = _value_checks(pattern, format, deadline, max_states)
+        kept = [value for value in values if _value_meets(value, min_length, max_length, checks)]
+        return _literals_within_budget(kept, max_states, keywords)
+    decoded = _decoded_language(min_length, max_length, pattern, format, deadline, max_states, keywords)
     return json_string_encodings(decoded, max_states=max_states, deadline=deadline, description=keywords)
 
 
@@ -63,7 +69,7 @@ def json_string_literal_dfa(value: str, *, keyword: str = "const") -> ByteDFA:
     ``json.loads('"\\ud800"')``) is refused with UnsupportedSchemaError naming ``keyword``,
     as no JSON text this package accepts decodes to it.
     """
-    return json_string_encodings(_values_dfa([value], keyword), description=f"{keyword} {value!r}")
+    return literals_dfa(_checked_values([value], keyword))
 
 
 def json_string_encodings(
@@ -96,19 +102,12 @@ def _decoded_language(
     max_length: int | None,
     pattern: str | None,
     format: str | None,
-    enum_of: Iterable[str] | None,
     deadline: float | None,
     max_states: int,
     keywords: str,
 ) -> ByteDFA:
     """The UTF-8 bytes of the values meeting every constraint, minimal and trimmed."""
-    parts = []
-    if enum_of is not None:
-        parts.append(_values_dfa(enum_of, "enum"))
-    if format is not None:
-        parts.append(_format_dfa(format))
-    if pattern is not None:
-        parts.append(_pattern_dfa(pattern, deadline, max_states))
+    parts = _value_checks(pattern, format, deadline, max_states)
     if not parts:
         parts.append(ByteDFA(*utf8_table()))
     decoded = parts[0]
@@ -153,19 +152,49 @@ def _format_dfa(name: str) -> ByteDFA:
     return dfa
 
 
-def _values_dfa(values: Iterable[str], keyword: str) -> ByteDFA:
-    """The UTF-8 bytes of exactly these strings."""
-    words = []
+def _checked_values(values: Iterable[str], keyword: str) -> list[str]:
+    """The strings, refusing non-strings and lone surrogates (no JSON text decodes to those)."""
+    checked = []
     for value in values:
         if not isinstance(value, str):
             raise SchemaError(f"{keyword}: expected a string, got {value!r}")
         try:
-            words.append(value.encode("utf-8"))
+            value.encode("utf-8")
         except UnicodeEncodeError as error:
             raise UnsupportedSchemaError(
                 keyword, f"{value!r} contains a lone surrogate, which no valid JSON string decodes to"
             ) from error
-    return trie_dfa(words)
+        checked.append(value)
+    return checked
+
+
+def _value_checks(
+    pattern: str | None, format: str | None, deadline: float | None, max_states: int
+) -> list[ByteDFA]:
+    """The decoded languages of ``format`` and ``pattern`` (those given)."""
+    checks = []
+    if format is not None:
+        checks.append(_format_dfa(format))
+    if pattern is not None:
+        checks.append(_pattern_dfa(pattern, deadline, max_states))
+    return checks
+
+
+def _value_meets(value: str, min_length: int, max_length: int | None, checks: list[ByteDFA]) -> bool:
+    """Whether one ``enum`` string meets the other keywords (lengths count code points)."""
+    if len(value) < min_length or (max_length is not None and len(value) > max_length):
+        return False
+    data = value.encode("utf-8")
+    return all(check.matches(data) for check in checks)
+
+
+def _literals_within_budget(values: list[str], max_states: int, description: str) -> ByteDFA:
+    dfa = literals_dfa(values)
+    if dfa.n_states > max_states:
+        raise CompileBudgetError(
+            f"{description}: the JSON escapes need over max_states={max_states} states ({dfa.n_states})"
+        )
+    return dfa
 
 
 def _check_length(value: object, keyword: str) -> None:

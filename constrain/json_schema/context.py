@@ -19,6 +19,7 @@ from constrain.errors import CompileBudgetError, UnsupportedSchemaError
 from constrain.json_schema.nodes import ANY, ANY_KEY, NOTHING, Node
 
 Whitespace = Literal["flexible", "compact", "pretty"]
+PropertyOrder = Literal["schema", "any"]
 
 
 class SchemaWarning(UserWarning):
@@ -41,20 +42,31 @@ class Options:
     additional_properties_default: bool = True
     budget_seconds: float = 2.0
     max_rules: int = 100_000
+    property_order: PropertyOrder = "schema"
+    any_order_max_properties: int = 6
 
 
 class Budget:
-    """Time and size limits; exceeding either raises CompileBudgetError naming a pointer."""
+    """Time and size limits; exceeding either raises CompileBudgetError naming a pointer.
+
+    Time is the process's CPU time, so that a compilation that waits for a busy machine's
+    cores is not refused; a stall without CPU use cannot happen inside the compiler.
+    """
 
     def __init__(self, seconds: float, max_rules: int):
         self.seconds = seconds
         self.max_rules = max_rules
-        self.deadline = time.monotonic() + seconds
+        self._cpu_deadline = time.process_time() + seconds
         self.where = ""  # the schema being lowered, named when a pointer-less check fails
+
+    @property
+    def deadline(self) -> float:
+        """A ``time.monotonic()`` deadline for the lexeme builders: the CPU time left, from now."""
+        return time.monotonic() + max(0.0, self._cpu_deadline - time.process_time())
 
     def check_time(self, pointer: str = "") -> None:
         pointer = pointer or self.where
-        if time.monotonic() > self.deadline:
+        if time.process_time() > self._cpu_deadline:
             raise CompileBudgetError(
                 f"compiling the schema takes longer than {self.seconds} s; too large: {pointer or '#'}"
             )

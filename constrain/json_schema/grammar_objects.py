@@ -1,5 +1,9 @@
 """Rules for one object shape: declared members in order, then the undeclared ones.
 
+With ``property_order="any"`` a shape with few declared keys takes its members in any
+order instead (``_any_order_sequence``): the state remembers which declared keys are
+used, so each appears at most once and the required ones exactly when the object ends.
+
 Declared keys appear in their declaration order, each at most once (a key terminal is
 the key's every JSON spelling). Undeclared keys come after them; their terminals
 exclude every declared key, so no key can be written twice through the two routes.
@@ -56,7 +60,10 @@ def object_rules(builder: GrammarBuilder, shape: ObjectShape, depth: int) -> Non
     if shape.min_properties == 0 and not shape.witnesses and not any(required for _, required in members):
         builder.rule(nt, layout.empty("{", depth))
     if shape.max_properties != 0:
-        body = _member_sequence(builder, members, extras, shape, depth)
+        options = builder.ctx.options
+        any_order = options.property_order == "any" and len(members) <= options.any_order_max_properties
+        sequence = _any_order_sequence if any_order else _member_sequence
+        body = sequence(builder, members, extras, shape, depth)
         builder.rule(nt, layout.open("{", depth), body, layout.close("{", depth))
     return nt
 
@@ -158,6 +165,9 @@ def _key_classes(builder: GrammarBuilder, shape: ObjectShape) -> list[tuple[Byte
     witnesses apply. Without ``propertyNames`` anywhere they are cut from decoded key
     values (small automata) and JSON-escaped once at the end, several times cheaper.
     """
+    patterns = [p for rule in shape.key_rules for p, _ in rule.patterns] + _witness_patterns(shape)
+    if not patterns and not shape.witnesses:
+        return _single_key_class(builder, shape)
     scalars = builder.scalars
     decoded = shape.names == TRUE and all(w.names == TRUE for w in shape.witnesses)
 
@@ -180,7 +190,6 @@ def _key_classes(builder: GrammarBuilder, shape: ObjectShape) -> list[tuple[Byte
 
     keys = keys_except(shape.names, shape.declared_keys)
     regions: list[Region] = [] if keys.is_empty else [(frozenset(), 0, keys)]
-    patterns = [p for rule in shape.key_rules for p, _ in rule.patterns] + _witness_patterns(shape)
     for pattern in dict.fromkeys(patterns):
         if decoded:
             language = scalars.decoded_pattern(pattern)
@@ -200,6 +209,29 @@ def _key_classes(builder: GrammarBuilder, shape: ObjectShape) -> list[tuple[Byte
         if variants:
             classes.append((scalars.encoded(region, shape.pointer) if decoded else region, variants))
     return classes
+
+
+def _single_key_class(
+    builder: GrammarBuilder, shape: ObjectShape
+) -> list[tuple[ByteDFA, list[tuple[Node, int]]]]:
+    """Without patterns or witnesses, all undeclared keys form one class with one value schema.
+
+    The value comes first: a closed object (``additionalProperties: false``) needs no
+    key automaton at all. The keys are built as JSON literals directly (every literal
+    but the declared keys'), which is much cheaper than escaping a decoded complement.
+    """
+    value = builder.algebra.intersect(
+        *(_rule_value(builder, rule, frozenset(), closed=True) for rule in shape.key_rules)
+    )
+    if value == NOTHING:
+        return []
+    if shape.names == TRUE:
+        keys = builder.scalars.encoded_keys_except(shape.declared_keys)
+    else:
+        keys = builder.scalars.string_dfa(shape.names)
+        if shape.declared_keys:
+            keys = keys.difference(builder.scalars.string_dfa(Values(shape.declared_keys)))
+    return [] if keys.is_empty else [(keys, [(value, 0)])]
 
 
 def _member_sequence(
@@ -246,6 +278,54 @@ def _member_sequence(
                 builder.rule(nt, *separator, extra, state(i, min(count + 1, cap), met | mask))
         else:
             _rest(builder, nt, any_extra, comma, count, final, high)
+    return start
+
+
+def _any_order_sequence(
+    builder: GrammarBuilder,
+    members: list[Member],
+    extras: list[tuple[NonTerminal, int]],
+    shape: ObjectShape,
+    depth: int,
+) -> NonTerminal:
+    """Non-empty member lists in any order: state (u, c, m) = declared keys used (bit mask),
+    members so far, witnesses met.
+
+    ``c`` is capped as in ``_member_sequence``. A state may end the object once every
+    required key is used, the count reaches ``max(minProperties, 1)`` and every witness
+    is met. There are up to ``2**len(members)`` key sets, which is why only small shapes
+    come here.
+    """
+    low, high = shape.min_properties, shape.max_properties
+    cap = high if high is not None else max(low, 1)
+    final, complete = max(low, 1), (1 << len(shape.witnesses)) - 1
+    needed = sum(1 << i for i, (_, required) in enumerate(members) if required)
+    comma = builder.layout.comma(depth)
+    states: dict[tuple[int, int, int], NonTerminal] = {}
+    todo: list[tuple[int, int, int]] = []
+
+    def state(used: int, count: int, met: int) -> NonTerminal:
+        if (used, count, met) not in states:
+            states[(used, count, met)] = NonTerminal(builder.fresh("members"))
+            todo.append((used, count, met))
+        return states[(used, count, met)]
+
+    start = state(0, 0, 0)
+    while todo:
+        used, count, met = todo.pop()
+        builder.ctx.budget.check_time(shape.pointer)
+        nt = states[(used, count, met)]
+        if used & needed == needed and count >= final and met == complete:
+            builder.rule(nt)
+        if high is not None and count >= high:
+            continue
+        separator = (comma,) if count > 0 else ()
+        after = min(count + 1, cap)
+        for i, (variants, _) in enumerate(members):
+            for unit, mask in variants if not used >> i & 1 else ():
+                builder.rule(nt, *separator, *unit, state(used | 1 << i, after, met | mask))
+        for extra, mask in extras:
+            builder.rule(nt, *separator, extra, state(used, after, met | mask))
     return start
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from constrain.json_lexemes.formats import SPECIFIED_FORMATS
 from constrain.json_schema.drafts import DRAFT4, Keywords
 from constrain.json_schema.keywords import (
     read_bool,
@@ -103,13 +104,17 @@ class TypeLowering:
         if "maxLength" in values:
             fields["max_length"] = read_count(values["maxLength"], at("maxLength"))
         if "pattern" in values:
-            fields["pattern"] = self.lowerer.scalars.check_pattern(
+            pattern = self.lowerer.scalars.check_pattern(
                 read_string(values["pattern"], at("pattern")), at("pattern")
             )
+            if pattern is not None and not self.lowerer.scalars.pattern_is_trivial(pattern):
+                fields["pattern"] = pattern
         if "format" in values:
             name = read_string(values["format"], at("format"))
             if self.lowerer.scalars.format_supported(name):
                 fields["format"] = name
+            elif name in SPECIFIED_FORMATS:
+                self.ctx.refuse("format", f"format {name!r} cannot be enforced exactly", at("format"))
             else:
                 self.ctx.warn(f"unknown format {name!r} at {at('format')} is ignored (an annotation)")
         atom = StringAtom(**fields, pointer=at.base)

@@ -16,7 +16,6 @@ terminals of the final grammar share the work.
 from __future__ import annotations
 
 import json
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import replace
@@ -26,12 +25,14 @@ import numpy as np
 from constrain.byte_dfa import ByteDFA, compile_regex_dfa
 from constrain.errors import CompileBudgetError, GrammarError, SchemaError, UnsupportedSchemaError
 from constrain.json_lexemes import (
-    format_dfa,
     json_integer_dfa,
     json_number_dfa,
     json_string_dfa,
     json_string_encodings,
 )
+from constrain.json_lexemes.automata import trie_dfa
+from constrain.json_lexemes.formats import FORMAT_REGEXES
+from constrain.json_lexemes.literals import other_literals_dfa
 from constrain.json_schema.context import Context
 from constrain.json_schema.nodes import (
     DIGITS_INTEGER,
@@ -210,14 +211,15 @@ class ScalarAutomata:
     def decoded_keys_except(self, keys: frozenset[str]) -> ByteDFA:
         """Every key value (UTF-8 bytes, not JSON-escaped) other than ``keys``."""
         every = _shared("decoded", TRUE, lambda: compile_regex_dfa("(?s:.)*"))
-        if not keys:
+        words = [key.encode("utf-8") for key in sorted(keys) if not _has_lone_surrogate(key)]
+        if not words:
             return every
-        names = "|".join(re.escape(key) for key in sorted(keys))
-        return _shared(
-            "decoded",
-            keys,
-            lambda: every.difference(compile_regex_dfa(names, deadline=self.ctx.budget.deadline)),
-        )
+        return _shared("decoded", keys, lambda: every.difference(trie_dfa(words)))
+
+    def encoded_keys_except(self, keys: frozenset[str]) -> ByteDFA:
+        """Every JSON string literal except the spellings of ``keys``."""
+        universe = _shared("string", TRUE, json_string_dfa)
+        return _shared("encoded keys", keys, lambda: other_literals_dfa(sorted(keys), universe))
 
     @staticmethod
     def decoded_pattern(pattern: str) -> ByteDFA:
@@ -248,9 +250,22 @@ class ScalarAutomata:
             return None
         return pattern
 
+    def pattern_is_trivial(self, pattern: str) -> bool:
+        """Whether ``pattern`` is found in every string (it matches the empty string anywhere).
+
+        Such a pattern constrains nothing; dropping it keeps a long ``maxLength`` countable
+        by rules (``long_strings``) instead of by an automaton.
+        """
+        every = _shared("decoded", TRUE, lambda: compile_regex_dfa("(?s:.)*"))
+        return every.difference(self.decoded_pattern(pattern)).is_empty
+
     @staticmethod
     def format_supported(name: str) -> bool:
-        return format_dfa(name) is not None
+        return name in FORMAT_REGEXES  # without compiling the automaton yet
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(char) <= 0xDFFF for char in text)
 
 
 def _located(pointer: str, build: Callable[[], ByteDFA]) -> ByteDFA:

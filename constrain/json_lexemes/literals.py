@@ -1,0 +1,312 @@
+"""The JSON literals of a finite set of strings, built directly as a trie of spellings.
+
+``escapes.json_encodings`` handles any decoded language, walking the hex digits of every
+``\\uXXXX`` escape in step with the UTF-8 bytes for all states at once; for a handful of
+known strings (property names, ``enum`` and ``const`` values) that general machinery
+costs milliseconds a string. Here each character's spellings are written out instead:
+raw (its UTF-8 bytes, unless it must be escaped), a two-character escape where JSON has
+one, and ``\\uXXXX`` (a surrogate pair beyond U+FFFF) with each hex letter in either
+case. Spellings are sequences of byte *classes* (a hex letter is the class ``{a, A}``),
+inserted into a trie whose last step of a character's spellings joins the node of the
+decoded prefix, so the result is deterministic: at any node the classes that leave it
+are equal or disjoint, and no spelling of one character is a prefix of another's.
+The trie is acyclic and every node lies on a path to the end, so hash-consing its nodes
+bottom-up on (accepting, successors) yields the minimal DFA without a general (and, on
+256-column tables, slower) minimization. The language is exactly that of
+``json_encodings`` over the strings' UTF-8 bytes (tested against it).
+
+The complement, every JSON string literal except those of the values (the keys an
+object leaves undeclared), is the same trie grafted onto the automaton of all string
+literals: off the trie a text continues in the universe's state for the bytes read so
+far, and a value's closing quote is cut. Since decoding is a function, this is exactly
+the literals of the other values. Each trie node is strictly smaller than its universe
+state (a value's completion is missing) and the universe is minimal, so hash-consing
+the trie part bottom-up again gives the minimal automaton.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from functools import lru_cache
+
+import numpy as np
+
+from constrain.byte_dfa import ByteDFA
+from constrain.json_lexemes.automata import EMPTY
+from constrain.json_lexemes.escapes import HEX_BYTES, SHORT_ESCAPES
+
+Spelling = tuple[bytes, ...]  # one byte class per step; a class is the bytes it allows
+
+SHORT_ESCAPE_OF: dict[int, int] = {decoded: letter for letter, decoded in SHORT_ESCAPES}
+MUST_ESCAPE = frozenset({ord('"'), ord("\\")})
+
+
+def literals_dfa(values: Collection[str]) -> ByteDFA:
+    """The quoted JSON literals, in every escaping, of exactly ``values``.
+
+    The values must hold no lone surrogate (callers refuse those; they are not Unicode).
+    """
+    if not values:
+        return EMPTY
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1:
+        return _single_literal_dfa(distinct[0])
+    builder = _SpellingTrie()
+    for value in distinct:
+        node = builder.after_quote
+        for char in value:
+            node = builder.add_character(node, char)
+        builder.end(node)
+    return builder.dfa()
+
+
+def other_literals_dfa(values: Collection[str], universe: ByteDFA) -> ByteDFA:
+    """Every literal of ``universe`` (the minimal DFA of all JSON strings) except ``values``'.
+
+    A value holding a lone surrogate has no literal (none decodes to it): nothing to remove.
+    """
+    spelled = [value for value in dict.fromkeys(values) if _is_unicode(value)]
+    if not spelled:
+        return universe
+    builder = _SpellingTrie()
+    for value in spelled:
+        node = builder.after_quote
+        for char in value:
+            node = builder.add_character(node, char)
+        builder.end(node)
+    return builder.graft(universe)
+
+
+def _single_literal_dfa(value: str) -> ByteDFA:
+    """One value's literals: its characters' gadgets chained (``_SpellingTrie`` for one value,
+    without the dictionaries; the chain is minimal, as ``_SpellingTrie.dfa`` explains).
+
+    State 0 is before the opening quote, 1 after it, then per character its gadget's
+    inner states and the state after it; the last state follows the closing quote.
+    """
+    sources, columns, targets = [0], [ord('"')], [1]
+    before, size = 1, 2
+    for char in value:
+        inner, edges = _gadget(char)
+        after = size + inner
+        for source, label, target in edges:
+            source = before if source == 0 else after if source == 1 else size + source - 2
+            target = before if target == 0 else after if target == 1 else size + target - 2
+            sources += [source] * len(label)
+            columns += label
+            targets += [target] * len(label)
+        before, size = after, after + 1
+    sources.append(before)
+    columns.append(ord('"'))
+    targets.append(size)
+    table = np.full((size + 1, 256), -1, dtype=np.int32)
+    table[sources, columns] = targets
+    accepting = np.zeros(size + 1, dtype=np.bool_)
+    accepting[size] = True
+    return ByteDFA(table, accepting)
+
+
+@lru_cache(maxsize=4096)
+def _gadget(char: str) -> tuple[int, tuple[tuple[int, bytes, int], ...]]:
+    """``char``'s spellings as a trie from node 0 to node 1: (inner node count, edges).
+
+    Inner nodes are numbered from 2; spellings sharing a prefix (``\\u00``) share nodes.
+    """
+    children: list[dict[bytes, int]] = [{}, {}]
+    for spelling in character_spellings(char):
+        at = 0
+        for label in spelling[:-1]:
+            if label not in children[at]:
+                children[at][label] = len(children)
+                children.append({})
+            at = children[at][label]
+        children[at][spelling[-1]] = 1
+    edges = tuple((node, label, target) for node, out in enumerate(children) for label, target in out.items())
+    return len(children) - 2, edges
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def character_spellings(char: str) -> list[Spelling]:
+    """Every way JSON writes ``char`` inside a string literal."""
+    code = ord(char)
+    spellings: list[Spelling] = []
+    if code >= 0x20 and code not in MUST_ESCAPE:
+        spellings.append(tuple(bytes([byte]) for byte in char.encode("utf-8")))
+    if code in SHORT_ESCAPE_OF:
+        spellings.append((b"\\", bytes([SHORT_ESCAPE_OF[code]])))
+    if code <= 0xFFFF:
+        spellings.append(_unicode_escape(code))
+    else:
+        high, low = divmod(code - 0x10000, 0x400)
+        spellings.append(_unicode_escape(0xD800 + high) + _unicode_escape(0xDC00 + low))
+    return spellings
+
+
+def _unicode_escape(code: int) -> Spelling:
+    return (b"\\", b"u", *(HEX_BYTES[code >> shift & 0xF] for shift in (12, 8, 4, 0)))
+
+
+class _SpellingTrie:
+    """Nodes with edges labelled by byte classes; node 0 is before the opening quote."""
+
+    def __init__(self) -> None:
+        self.edges: list[dict[bytes, int]] = [{}, {}]
+        # (characters read, bytes into the current spelling): every edge raises it, so
+        # sorting by it orders the nodes topologically.
+        self.rank: list[tuple[int, int]] = [(-1, 0), (0, 0)]
+        self.accepting: set[int] = set()
+        self.after_quote = 1
+        self.edges[0][b'"'] = self.after_quote
+        self._decoded: dict[tuple[int, str], int] = {}  # (node, character) -> node after it
+
+    def _new(self, rank: tuple[int, int]) -> int:
+        self.edges.append({})
+        self.rank.append(rank)
+        return len(self.edges) - 1
+
+    def add_character(self, node: int, char: str) -> int:
+        """The node after ``char`` read from ``node``, adding its spellings the first time."""
+        if (node, char) in self._decoded:
+            return self._decoded[(node, char)]
+        target = self._new((self.rank[node][0] + 1, 0))
+        self._decoded[(node, char)] = target
+        for spelling in character_spellings(char):
+            at = node
+            for label in spelling[:-1]:
+                at = self.edges[at][label] if label in self.edges[at] else self._step(at, label)
+            assert self.edges[at].get(spelling[-1], target) == target, "spellings must be prefix-free"
+            self.edges[at][spelling[-1]] = target
+        return target
+
+    def _step(self, node: int, label: bytes) -> int:
+        characters, progress = self.rank[node]
+        self.edges[node][label] = self._new((characters, progress + 1))
+        return self.edges[node][label]
+
+    def end(self, node: int) -> None:
+        """``node`` ends a value: the closing quote leads to the accepting node."""
+        if b'"' not in self.edges[node]:
+            closed = self._new((self.rank[node][0] + 1, 0))
+            self.accepting.add(closed)
+            self.edges[node][b'"'] = closed
+
+    def _post_order(self) -> list[int]:
+        """Every node after all of its successors (all nodes are reachable from the start)."""
+        return sorted(range(len(self.edges)), key=self.rank.__getitem__, reverse=True)
+
+    def dfa(self) -> ByteDFA:
+        """The minimal DFA: equivalent nodes merged bottom-up, numbered from the start.
+
+        The spellings of one value form a minimal automaton already (each node is one
+        point in one spelling of one character, with its own future), so one value is
+        built without it (``_single_literal_dfa``); the tests compare the sizes with the
+        general construction.
+        """
+        canonical: dict[int, int] = {}
+        signatures: dict[tuple, int] = {}
+        representatives: list[int] = []
+        for node in self._post_order():
+            by_target: dict[int, bytes] = {}
+            for label, target in self.edges[node].items():
+                by_target[canonical[target]] = by_target.get(canonical[target], b"") + label
+            signature = (node in self.accepting, tuple(sorted(by_target.items())))
+            if signature not in signatures:
+                signatures[signature] = len(representatives)
+                representatives.append(node)
+            canonical[node] = signatures[signature]
+        # Renumber so that the start (the last node finished) is state 0.
+        start = canonical[0]
+        order = [start, *(c for c in range(len(representatives)) if c != start)]
+        rank = {old: new for new, old in enumerate(order)}
+        state_of = [rank[canonical[node]] for node in range(len(self.edges))]
+        return self._table_dfa([representatives[c] for c in order], state_of)
+
+    def _table_dfa(self, rows: list[int], state_of: list[int]) -> ByteDFA:
+        """The DFA whose state ``i`` is node ``rows[i]``; ``state_of[node]`` maps every node."""
+        sources, columns, targets = [], [], []
+        for state, node in enumerate(rows):
+            for label, target in self.edges[node].items():
+                sources += [state] * len(label)
+                columns += label
+                targets += [state_of[target]] * len(label)
+        table = np.full((len(rows), 256), -1, dtype=np.int32)
+        table[sources, columns] = targets
+        accepting = np.array([node in self.accepting for node in rows], dtype=np.bool_)
+        return ByteDFA(table, accepting)
+
+    def graft(self, universe: ByteDFA) -> ByteDFA:
+        """The universe's literals except this trie's: see the module docstring.
+
+        A trie node's row is its universe state's row with the trie's edges written over
+        it (a cut closing quote as no edge), so (universe state, edges by successor class)
+        identifies the row without building it.
+        """
+        below = universe.transitions
+        post_order = self._post_order()
+        universe_state = self._universe_states(below, post_order)
+        canonical: dict[int, int] = {}  # trie node -> its class (-1: an excluded value's end)
+        representatives: list[int] = []  # class -> its first node
+        signatures: dict[tuple, int] = {}
+        for node in post_order:
+            if node in self.accepting:
+                canonical[node] = -1
+                continue
+            by_target: dict[int, bytes] = {}
+            for label, target in self.edges[node].items():
+                by_target[canonical[target]] = by_target.get(canonical[target], b"") + label
+            signature = (universe_state[node], tuple(sorted(by_target.items())))
+            if signature not in signatures:
+                signatures[signature] = len(representatives)
+                representatives.append(node)
+            canonical[node] = signatures[signature]
+        # States: the trie classes, the start's first, then the universe's states after them.
+        k = len(representatives)
+        start = canonical[0]
+        state_of_class = [0 if c == start else c + 1 if c < start else c for c in range(k)]
+        table = np.full((k + len(below), 256), -1, dtype=np.int32)
+        table[k:] = np.where(below >= 0, below + k, -1)
+        table[state_of_class] = table[k + np.array([universe_state[node] for node in representatives])]
+        sources, columns, targets = [], [], []
+        for cls, node in enumerate(representatives):
+            for label, target in self.edges[node].items():
+                sources += [state_of_class[cls]] * len(label)
+                columns += label
+                targets += [-1 if canonical[target] < 0 else state_of_class[canonical[target]]] * len(label)
+        table[sources, columns] = targets
+        accepting = np.concatenate([np.zeros(k, dtype=np.bool_), universe.accepting])
+        return _without_unreachable_universe(table, accepting, k)
+
+    def _universe_states(self, below: np.ndarray, post_order: list[int]) -> dict[int, int]:
+        """The universe's state after the bytes leading to each trie node."""
+        states = {0: 0}
+        for node in reversed(post_order):  # every node after its predecessors
+            for label, target in self.edges[node].items():
+                step = {int(below[states[node], byte]) for byte in label}
+                assert len(step) == 1 and -1 not in step, "a byte class must act as one symbol"
+                states[target] = step.pop()
+        return states
+
+
+def _without_unreachable_universe(table: np.ndarray, accepting: np.ndarray, k: int) -> ByteDFA:
+    """Drop the universe states (ids from ``k``) that no path from state 0 reaches.
+
+    The trie states are all reachable, so the search runs over the universe's few states,
+    seeded with those the trie leads to.
+    """
+    seen = np.zeros(len(table), dtype=np.bool_)
+    seen[:k] = True
+    frontier = np.unique(table[:k][table[:k] >= k])
+    while frontier.size:
+        seen[frontier] = True
+        found = table[frontier].ravel()
+        frontier = np.unique(found[(found >= 0) & ~seen[np.maximum(found, 0)]])
+    new_id = np.where(seen, np.cumsum(seen) - 1, -1)
+    kept = table[seen]
+    return ByteDFA(np.where(kept >= 0, new_id[kept], -1), accepting[seen])
