@@ -15,9 +15,6 @@ symbol also advances over it, so completions never refer to the chart being buil
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 from constrain.cfg import NormalGrammar
 
 SELF = -1  # origin of items that started in the chart that holds them
@@ -26,35 +23,45 @@ DEAD = -1  # result of a scan that no item accepts
 Item = tuple[int, int, int]  # (production, dot, origin chart id or SELF)
 
 
-@dataclass(frozen=True, eq=False)
-class Chart:
-    waiting: dict[int, tuple[Item, ...]]  # next symbol -> items whose dot is before it
-    expected_terminals: frozenset[int]
-    accepting: bool
-
-
 class EarleyParser:
-    """Interned Earley charts with cached scans; state 0 is the initial chart."""
+    """Interned Earley charts with cached scans; state 0 is the initial chart.
+
+    A chart is its *core* (the incomplete items scanned or completed into it, which refer to
+    older charts) plus the predictions of the nonterminals after their dots, which depend on
+    nothing else. So the core alone identifies a chart: interning looks the core up before
+    building anything, and the predicted part of the items is built once per predicted set.
+    """
 
     def __init__(self, grammar: NormalGrammar):
         self.grammar = grammar
         self._lhs = tuple(lhs for lhs, _ in grammar.productions)
         self._rhs = tuple(rhs for _, rhs in grammar.productions)
+        self._next = tuple(
+            tuple(None if grammar.is_terminal(s) else s for s in rhs) for rhs in self._rhs
+        )  # the nonterminal after each dot, None before a terminal
         self._by_lhs: dict[int, list[int]] = {}
         for index, lhs in enumerate(self._lhs):
             self._by_lhs.setdefault(lhs, []).append(index)
-        self.charts: list[Chart] = []
-        self._ids: dict[tuple[frozenset[Item], bool], int] = {}
+        # Charts are many and long-lived, so they are kept in parallel lists rather than as
+        # objects: per chart the garbage collector then tracks only its ``waiting`` dict.
+        self._waiting: list[dict[int, tuple[Item, ...]]] = []  # next symbol -> items before it
+        self._expected: list[frozenset[int]] = []  # shared by charts expecting the same
+        self._accepting: list[bool] = []
+        self._core: list[tuple[Item, ...]] = []  # sorted non-predicted incomplete items
+        self._predicted_here: list[frozenset[int]] = []  # shared like the expected sets
+        self._ids: dict[tuple[tuple[Item, ...], bool], int] = {}
+        self._shared_sets: dict[frozenset[int], frozenset[int]] = {}
         self._scans: dict[tuple[int, int], int] = {}
-        self._merges: dict[frozenset[int], int] = {}
+        self._merges: dict[tuple[int, ...], int] = {}
         self._predicted: dict[int, dict[Item, None]] = {}
+        self._predicted_waiting: dict[frozenset[int], tuple[dict[int, tuple[Item, ...]], frozenset[int]]] = {}
         self._close([(0, 0, SELF)])
 
     def expected_terminals(self, state: int) -> frozenset[int]:
-        return self.charts[state].expected_terminals
+        return self._expected[state]
 
     def is_accepting(self, state: int) -> bool:
-        return self.charts[state].accepting
+        return self._accepting[state]
 
     def scan(self, state: int, terminal: int) -> int:
         """The chart after ``terminal`` follows ``state``, or DEAD."""
@@ -63,40 +70,44 @@ class EarleyParser:
         if result is None:
             kernel = [
                 (prod, dot + 1, state if origin == SELF else origin)
-                for prod, dot, origin in self.charts[state].waiting.get(terminal, ())
+                for prod, dot, origin in self._waiting[state].get(terminal, ())
             ]
             result = self._close(kernel) if kernel else DEAD
             self._scans[key] = result
         return result
 
     def _close(self, kernel: list[Item]) -> int:
-        """Complete and predict from ``kernel``, then intern the resulting chart."""
-        items: dict[Item, None] = {}
+        """Complete from ``kernel`` (and note what to predict), then intern the chart.
+
+        Only the initial chart holds a non-predicted item that starts in it, so completing
+        an item that started here never happens after it: predictions need no processing.
+        """
+        core: dict[Item, None] = {}
         work = list(kernel)
         predicted: set[int] = set()
         accepting = False
+        nullable = self.grammar.nullable
         while work:
             item = work.pop()
-            if item in items:
+            if item in core:
                 continue
-            items[item] = None
+            core[item] = None
             prod, dot, origin = item
             rhs = self._rhs[prod]
             if dot == len(rhs):
                 accepting = accepting or prod == 0  # only the initial chart predicts <start>
                 if origin != SELF:
-                    for p2, d2, o2 in self.charts[origin].waiting.get(self._lhs[prod], ()):
+                    for p2, d2, o2 in self._waiting[origin].get(self._lhs[prod], ()):
                         work.append((p2, d2 + 1, origin if o2 == SELF else o2))
                 continue
-            symbol = rhs[dot]
-            if self.grammar.is_terminal(symbol):
-                continue
-            if symbol not in predicted:
+            symbol = self._next[prod][dot]
+            if symbol is not None:
                 predicted.add(symbol)
-                items.update(self._predictions(symbol))
-            if symbol in self.grammar.nullable:
-                work.append((prod, dot + 1, origin))
-        return self._intern((i for i in items if i[1] < len(self._rhs[i[0]])), accepting)
+                if symbol in nullable:
+                    work.append((prod, dot + 1, origin))
+        rhs = self._rhs
+        incomplete = tuple(sorted(i for i in core if i[1] < len(rhs[i[0]])))
+        return self._intern(incomplete, frozenset(predicted), accepting)
 
     def _predictions(self, symbol: int) -> dict[Item, None]:
         """Every item predicting ``symbol`` adds, transitively, computed once per symbol.
@@ -138,28 +149,61 @@ class EarleyParser:
         """
         if len(states) == 1:
             return next(iter(states))
-        merged = self._merges.get(states)
+        key = tuple(sorted(states))  # tuples of ints, unlike frozensets, leave the collector's view
+        merged = self._merges.get(key)
         if merged is None:
-            charts = [self.charts[state] for state in states]
-            items = [item for chart in charts for group in chart.waiting.values() for item in group]
-            merged = self._intern(items, any(chart.accepting for chart in charts))
-            self._merges[states] = merged
+            merged = self._intern(
+                tuple(sorted(frozenset().union(*(self._core[state] for state in key)))),
+                frozenset().union(*(self._predicted_here[state] for state in key)),
+                any(self._accepting[state] for state in key),
+            )
+            self._merges[key] = merged
         return merged
 
-    def _intern(self, incomplete_items: Iterable[Item], accepting: bool) -> int:
-        """The id of the chart with these (incomplete) items, creating it if new."""
-        waiting: dict[int, dict[Item, None]] = {}
-        for item in incomplete_items:
-            waiting.setdefault(self._rhs[item[0]][item[1]], {})[item] = None
-        key = (frozenset(i for group in waiting.values() for i in group), accepting)
+    def _intern(self, core: tuple[Item, ...], predicted: frozenset[int], accepting: bool) -> int:
+        """The id of the chart with this (sorted) core, creating it if new."""
+        key = (core, accepting)
         existing = self._ids.get(key)
         if existing is not None:
             return existing
-        chart = Chart(
-            waiting={symbol: tuple(group) for symbol, group in waiting.items()},
-            expected_terminals=frozenset(s for s in waiting if self.grammar.is_terminal(s)),
-            accepting=accepting,
+        predicted = self._shared(predicted)
+        predictions, predicted_terminals = self._waiting_of_predictions(predicted)
+        waiting = dict(predictions)  # the predicted groups are shared tuples
+        from_core: dict[int, list[Item]] = {}
+        for item in core:
+            from_core.setdefault(self._rhs[item[0]][item[1]], []).append(item)
+        for symbol, items in from_core.items():
+            waiting[symbol] = predictions.get(symbol, ()) + tuple(items)
+        n_terminals = self.grammar.n_terminals
+        core_terminals = [symbol for symbol in from_core if symbol < n_terminals]
+        self._ids[key] = len(self._waiting)
+        self._waiting.append(waiting)
+        self._expected.append(
+            self._shared(predicted_terminals.union(core_terminals)) if core_terminals else predicted_terminals
         )
-        self._ids[key] = len(self.charts)
-        self.charts.append(chart)
-        return len(self.charts) - 1
+        self._accepting.append(accepting)
+        self._core.append(core)
+        self._predicted_here.append(predicted)
+        return len(self._waiting) - 1
+
+    def _shared(self, symbols: frozenset[int]) -> frozenset[int]:
+        return self._shared_sets.setdefault(symbols, symbols)
+
+    def _waiting_of_predictions(
+        self, predicted: frozenset[int]
+    ) -> tuple[dict[int, tuple[Item, ...]], frozenset[int]]:
+        """The incomplete predicted items of a chart by the symbol after their dot, and the
+        terminals among those symbols; cached per predicted set."""
+        found = self._predicted_waiting.get(predicted)
+        if found is None:
+            items: dict[Item, None] = {}
+            for symbol in predicted:
+                items.update(self._predictions(symbol))
+            groups: dict[int, list[Item]] = {}
+            for prod, dot, origin in items:
+                if dot < len(self._rhs[prod]):
+                    groups.setdefault(self._rhs[prod][dot], []).append((prod, dot, origin))
+            terminals = self._shared(frozenset(s for s in groups if self.grammar.is_terminal(s)))
+            found = ({symbol: tuple(group) for symbol, group in groups.items()}, terminals)
+            self._predicted_waiting[predicted] = found
+        return found

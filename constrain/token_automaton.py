@@ -7,9 +7,12 @@ token transitions and forced bytes are computed once and then served from cache:
 generating JSON revisits the same few states over and over.
 
 A mask is the union of the tokens the threads' lexemes can absorb (one Numba walk of
-the token trie per lexer state, shared by every parser state) and of the tokens that
-cross lexeme boundaries, found by asking the parser what follows each boundary and
-walking only the subtrees below the boundary nodes.
+the token trie per lexer state, shared by every parser state and every grammar) and of
+the tokens that cross lexeme boundaries. Those are found by a second kernel that walks
+below the boundary nodes carrying every thread at once, and reads the parser through
+integer tables (chart x lexeme -> chart, chart -> fresh lexer state) that Python fills
+lazily when the kernel stops at an entry it has not met: the parser is consulted once
+per new (chart, lexeme), never per trie node.
 """
 
 from __future__ import annotations
@@ -23,7 +26,20 @@ import numpy as np
 from constrain.earley import DEAD as DEAD_CHART
 from constrain.earley import EarleyParser
 from constrain.lexer import Lexer
-from constrain.native import TrieWalker
+from constrain.native import (
+    DONE,
+    NEED_END,
+    NEED_MERGE,
+    NEED_START,
+    UNKNOWN,
+    BoundaryWalk,
+    IntTable,
+    TrieWalker,
+    pair_key,
+    readable_below,
+    trie_child_bytes,
+    trie_parents,
+)
 from constrain.vocabulary import Vocabulary
 
 DEAD = -1
@@ -31,9 +47,9 @@ Thread = tuple[int, int]  # (Earley chart id, lexer state)
 MAX_CACHED_MASKS = 4096
 MAX_CACHED_WALKS = 32768
 MAX_FORCED_BYTES = 4096
-SMALL_GROUP = 24
-_SHARED_WALKS: dict[str, dict[tuple[bytes, bytes], Walk]] = {}  # per vocabulary fingerprint
-ArrivalsByDepth = dict[int, dict[int, list[np.ndarray]]]  # depth -> chart after a lexeme -> nodes
+INITIAL_ROOM = 8  # threads per trie depth the boundary kernel starts with; doubled on demand
+_SHARED_WALKS: dict[str, dict[bytes, Walk]] = {}  # per vocabulary fingerprint
+_TRIE_LINKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # fingerprint -> parents, child bytes
 
 
 @dataclass(eq=False)
@@ -48,7 +64,8 @@ class State:
 @dataclass(frozen=True, eq=False)
 class Walk:
     bits: np.ndarray  # uint32 mask words of the tokens the walk allowed
-    events: dict[int, list[tuple[int, np.ndarray]]]  # accepting lexer state -> [(depth, boundary nodes)]
+    # per accepting lexer state: the nodes where a lexeme may end in it inside a token, in preorder
+    boundaries: tuple[tuple[int, np.ndarray], ...]
 
 
 class TokenAutomaton:
@@ -63,10 +80,19 @@ class TokenAutomaton:
         for token in vocab.eos_token_ids:
             self._eos_bits[token >> 5] |= np.uint32(1 << (token & 31))
         self._walker = TrieWalker(vocab.trie)
-        self._trie_root = np.zeros(1, dtype=np.int32)
+        if vocab.fingerprint not in _TRIE_LINKS:
+            parents = trie_parents(vocab.trie)
+            _TRIE_LINKS[vocab.fingerprint] = (parents, trie_child_bytes(vocab.trie, parents))
+        self._parents, self._child_bytes = _TRIE_LINKS[vocab.fingerprint]
+        self._end_of: dict[Thread, int] = {}  # mirrors self._ends
+        self._worth_visiting: dict[tuple[int, int, int], np.ndarray] = {}
+        self._ends = IntTable()  # (chart, accepting lexer state) -> chart after the lexeme, or DEAD
+        self._merges = IntTable()  # (chart, chart) -> their merge
+        self._starts = np.full(1024, UNKNOWN, dtype=np.int32)  # chart -> fresh lexer state
+        self._room = INITIAL_ROOM
         self.states: list[State] = []
         self._ids: dict[frozenset[Thread], int] = {}
-        self._walks: dict[tuple[int, bytes], Walk] = {}
+        self._walks: dict[int, Walk] = {}
         self._shared_walks = _SHARED_WALKS.setdefault(vocab.fingerprint, {})
         self._lexeme_ends: dict[tuple[int, int], tuple[int, ...]] = {}
         self._masks: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -173,121 +199,128 @@ class TokenAutomaton:
     def mask(self, state: int) -> np.ndarray:
         """uint32 words of the allowed tokens (end tokens included when complete); cached.
 
-        Tokens the threads' lexemes can absorb come from one walk each from the trie root.
-        Walks record the nodes where a lexeme may end; the charts after those lexemes are
-        merged per node, shallowest nodes first, and walked from there in turn, so each
-        node is walked once per text position however many splits lead to it.
+        Tokens the threads' lexemes can absorb come from one cached walk each from the trie
+        root. The walks also give the nodes where a lexeme may end inside a token; below
+        those, the boundary kernel carries every thread at once (see ``boundary_walk``),
+        stopping only to have the parser fill a table entry it has not met before. It starts
+        only at boundaries where the lexeme that follows can read the next byte of some token.
         """
         bits = self._masks.get(state)
         if bits is not None:
             self._masks.move_to_end(state)
             return bits
-        current = self.states[state]
-        bits = self._eos_bits.copy() if current.accepting else np.zeros(self.n_words, dtype=np.uint32)
-        by_depth: ArrivalsByDepth = {}
-        for chart, lexer_state in current.threads:
-            walk = self._walk(lexer_state, self._trie_root)
+        threads = sorted(self.states[state].threads)
+        bits = self._eos_bits.copy() if self.states[state].accepting else np.zeros(self.n_words, np.uint32)
+        tops = []
+        for chart, lexer_state in threads:
+            walk = self._walk(lexer_state)
             bits |= walk.bits
-            self._file_arrivals(by_depth, chart, walk)
-        while by_depth:
-            for chart, roots in self._merge_arrivals(by_depth.pop(min(by_depth))):
-                walk = self._walk(self._fresh(chart)[1], roots)
-                bits |= walk.bits
-                self._file_arrivals(by_depth, chart, walk)
+            for accepted, nodes in walk.boundaries:
+                worth = self._boundaries_worth_visiting(chart, lexer_state, accepted, nodes)
+                if len(worth):
+                    tops.append(worth)
+        if tops:
+            self._walk_below_boundaries(threads, tops, bits)
         self._masks[state] = bits
         if len(self._masks) > MAX_CACHED_MASKS:
             self._masks.popitem(last=False)
         return bits
 
-    def _file_arrivals(
-        self, by_depth: dict[int, dict[int, list[np.ndarray]]], chart: int, walk: Walk
-    ) -> None:
-        """File, by trie depth and chart, the nodes where a walk from ``chart`` ended a lexeme."""
-        for lexer_state, groups in walk.events.items():
-            afters = self._lexeme_end(chart, lexer_state)
-            for depth, group in groups if afters else ():
-                at_depth = by_depth.setdefault(depth, {})
-                for after in afters:
-                    at_depth.setdefault(after, []).append(group)
+    def _walk_below_boundaries(self, threads: list[Thread], tops: list[np.ndarray], bits: np.ndarray) -> None:
+        """Run the boundary kernel below ``tops`` (sorted node lists), filling the table entries
+        it asks for."""
+        walk = BoundaryWalk(self.vocab.trie, self._parents, max(self._room, len(threads)), threads, tops)
+        while True:
+            lexer = self.lexer
+            status = walk.run(
+                lexer.transitions, lexer.accepting, self._ends, self._merges, self._starts, bits
+            )
+            if status == DONE:
+                return
+            first, second = walk.need.tolist()
+            if status == NEED_END:  # the kernel will want the fresh state after it next: fill both
+                self._start_of(self._end_chart(first, second))
+            elif status == NEED_MERGE:
+                merged = self.parser.merge(frozenset((first, second)))
+                self._merges.put(pair_key(first, second), merged)
+                self._start_of(merged)
+            elif status == NEED_START:
+                self._start_of(first)
+            else:  # NEED_ROOM: more threads at one depth than the kernel had room for
+                self._room *= 2
+                walk = BoundaryWalk(self.vocab.trie, self._parents, self._room, threads, tops)
 
-    def _merge_arrivals(self, arrivals: dict[int, list[np.ndarray]]) -> list[tuple[int, np.ndarray]]:
-        """Group the nodes of one depth by the merged chart of everything arriving there.
+    def _boundaries_worth_visiting(
+        self, chart: int, root: int, accepted: int, nodes: np.ndarray
+    ) -> np.ndarray:
+        """The boundary ``nodes`` (reached from lexer state ``root`` in state ``accepted``) below
+        which the lexeme starting after ``chart`` ends a lexeme there can read a byte; cached."""
+        after = self._end_chart(chart, accepted)
+        if after == DEAD:
+            return nodes[:0]
+        fresh = self._start_of(after)
+        key = (root, accepted, fresh)
+        worth = self._worth_visiting.get(key)
+        if worth is None:
+            worth = readable_below(nodes, self._child_bytes, self.lexer.transitions, fresh)
+            if len(self._worth_visiting) >= MAX_CACHED_WALKS:
+                self._worth_visiting.clear()
+            self._worth_visiting[key] = worth
+        return worth
 
-        Vectorized: usually each node is reached from one chart only, and only the nodes
-        reached from several charts (other splits of the same bytes) go through a merge.
-        """
-        nodes_of = {chart: _sorted_unique(np.concatenate(groups)) for chart, groups in arrivals.items()}
-        if len(nodes_of) == 1:
-            return list(nodes_of.items())
-        charts = np.concatenate(
-            [np.full(len(nodes), chart, dtype=np.int64) for chart, nodes in nodes_of.items()]
-        )
-        nodes = np.concatenate(list(nodes_of.values())).astype(np.int64)
-        order = np.lexsort((charts, nodes))
-        charts, nodes = charts[order], nodes[order]
-        starts = np.flatnonzero(np.concatenate(([True], nodes[1:] != nodes[:-1])))
-        counts = np.diff(np.append(starts, len(nodes)))
-        node_chart = charts[starts].copy()
-        for i in np.flatnonzero(counts > 1).tolist():
-            begin = starts[i]
-            node_chart[i] = self.parser.merge(frozenset(charts[begin : begin + counts[i]].tolist()))
-        return _group_nodes_by(nodes[starts], node_chart)
+    def _end_chart(self, chart: int, lexer_state: int) -> int:
+        """The merged chart after every lexeme ``lexer_state`` accepts ends after ``chart``, or
+        DEAD; recorded for the boundary kernel too."""
+        after = self._end_of.get((chart, lexer_state))
+        if after is None:
+            ends = self._lexeme_end(chart, lexer_state)
+            after = self.parser.merge(frozenset(ends)) if ends else DEAD
+            self._end_of[chart, lexer_state] = after
+            self._ends.put(pair_key(chart, lexer_state), after)
+        return after
 
-    def _walk(self, lexer_state: int, roots: np.ndarray) -> Walk:
-        """Walk the subtrees below ``roots`` (sorted, distinct) from ``lexer_state``; cached.
+    def _start_of(self, chart: int) -> int:
+        """The fresh lexer state after ``chart`` (DEAD after DEAD), recorded for the kernel."""
+        if chart == DEAD:
+            return DEAD
+        if chart >= len(self._starts):
+            grown = np.full(max(2 * len(self._starts), chart + 1), UNKNOWN, dtype=np.int32)
+            grown[: len(self._starts)] = self._starts
+            self._starts = grown
+        if self._starts[chart] == UNKNOWN:
+            self._starts[chart] = self._fresh(chart)[1]
+        return int(self._starts[chart])
+
+    def _walk(self, lexer_state: int) -> Walk:
+        """The walk of the whole trie from ``lexer_state``; cached.
 
         Besides this automaton's cache, walks are shared across every grammar compiled
-        against the same vocabulary through the lexer state's canonical shape.
+        against the same vocabulary through the lexer state's canonical shape (the shared
+        copy names lexer states by their canonical index).
         """
-        key = (lexer_state, roots.tobytes())
-        walk = self._walks.get(key)
+        walk = self._walks.get(lexer_state)
         if walk is None:
             signature, order = self.lexer.shape(lexer_state)
-            shared_key = (signature, key[1])
-            shared = self._shared_walks.get(shared_key)
+            shared = self._shared_walks.get(signature)
             if shared is None:
-                shared = self._walk_in_kernel(lexer_state, roots, order)
+                shared = self._walk_in_kernel(lexer_state, order)
                 if len(self._shared_walks) >= MAX_CACHED_WALKS:
                     self._shared_walks.clear()
-                self._shared_walks[shared_key] = shared
-            walk = Walk(shared.bits, {order[index]: groups for index, groups in shared.events.items()})
+                self._shared_walks[signature] = shared
+            walk = Walk(shared.bits, tuple((order[index], nodes) for index, nodes in shared.boundaries))
             if len(self._walks) >= MAX_CACHED_WALKS:
                 self._walks.clear()
-            self._walks[key] = walk
+            self._walks[lexer_state] = walk
         return walk
 
-    def _walk_in_kernel(self, lexer_state: int, roots: np.ndarray, order: list[int]) -> Walk:
-        """One kernel walk; its events are keyed by canonical state index (``order``)."""
+    def _walk_in_kernel(self, lexer_state: int, order: list[int]) -> Walk:
+        """One kernel walk; its boundaries are keyed by canonical state index (``order``)."""
         bits = np.zeros(self.n_words, dtype=np.uint32)
-        lexer = self.lexer
-        nodes, states = self._walker.walk(lexer.transitions, lexer.accepting, roots, lexer_state, bits)
+        nodes, states = self._walker.walk(self.lexer.transitions, self.lexer.accepting, lexer_state, bits)
         canonical = {state: index for index, state in enumerate(order)}
-        depth_of = self.vocab.trie.node_depth
-        events = {
-            canonical[state]: _group_nodes_by(group, depth_of[group])
-            for state, group in _group_nodes_by(nodes, states)
-        }
-        return Walk(bits, events)
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique`` by sorting, which beats its hash path by far on these small arrays."""
-    if len(values) < 2:
-        return values
-    values = np.sort(values)
-    return values[np.concatenate(([True], values[1:] != values[:-1]))]
-
-
-def _group_nodes_by(nodes: np.ndarray, keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(key, sorted distinct int32 nodes with that key) for every key present."""
-    if len(nodes) <= SMALL_GROUP:  # numpy's per-call cost dominates on the usual few events
-        groups: dict[int, set[int]] = {}
-        for node, key in zip(nodes.tolist(), keys.tolist(), strict=True):
-            groups.setdefault(key, set()).add(node)
-        return [(key, np.array(sorted(group), dtype=np.int32)) for key, group in sorted(groups.items())]
-    order = np.lexsort((nodes, keys))
-    nodes, keys = nodes[order], keys[order]
-    keep = np.concatenate(([True], (nodes[1:] != nodes[:-1]) | (keys[1:] != keys[:-1])))
-    nodes, keys = nodes[keep].astype(np.int32), keys[keep]
-    bounds = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
-    return [(int(keys[begin]), nodes[begin:end]) for begin, end in pairwise(bounds)]
+        by_state = np.argsort(states, kind="stable")  # keeps each state's nodes in preorder
+        nodes, states = nodes[by_state], states[by_state]
+        starts = np.flatnonzero(np.concatenate(([True], states[1:] != states[:-1]))) if len(states) else []
+        bounds = [*starts, len(states)]
+        groups = tuple((canonical[int(states[begin])], nodes[begin:end]) for begin, end in pairwise(bounds))
+        return Walk(bits, groups)

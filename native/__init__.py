@@ -20,6 +20,34 @@ def _use_writable_numba_cache() -> None:
 
 _use_writable_numba_cache()
 
+from constrain.native.boundary_walk import (  # noqa: E402
+    DONE,
+    NEED_END,
+    NEED_MERGE,
+    NEED_ROOM,
+    NEED_START,
+    UNKNOWN,
+    BoundaryWalk,
+    IntTable,
+    pair_key,
+    readable_below,
+    trie_child_bytes,
+    trie_parents,
+)
 from constrain.native.trie_walk import TrieWalker  # noqa: E402
 
-__all__ = ["TrieWalker"]
+__all__ = [
+    "DONE",
+    "NEED_END",
+    "NEED_MERGE",
+    "NEED_ROOM",
+    "NEED_START",
+    "UNKNOWN",
+    "BoundaryWalk",
+    "IntTable",
+    "TrieWalker",
+    "pair_key",
+    "readable_below",
+    "trie_child_bytes",
+    "trie_parents",
+]
