@@ -8,7 +8,6 @@ import json
 import jsonschema
 import lark
 import pytest
-import torch
 from pydantic import BaseModel, Field
 
 import constrain
@@ -115,15 +114,6 @@ def test_prompt_without_properties_shows_the_schema():
 
 
 # ---------------------------------------------------------------- the real model
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    """The default model once per process (load_default_model caches it), on one torch thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield api.resolve_model("default")
-    torch.set_num_threads(threads)
 
 
 CITY = {

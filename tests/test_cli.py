@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from constrain import api
 from constrain.cli import main
 
 PERSON = {
@@ -157,14 +155,6 @@ def test_the_module_runs_as_a_command_without_traceback(folder):
 
 
 # ---------------------------------------------------------------- the real model
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield api.resolve_model("default")
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.model

@@ -4,7 +4,6 @@ chains around ConstrainChatModel whose structured output is constrained, not ret
 from __future__ import annotations
 
 import pytest
-import torch
 from pydantic import BaseModel, Field
 
 pytest.importorskip("langchain_core")
@@ -15,7 +14,6 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from constrain import api
 from constrain.errors import ConstrainError, UnsupportedSchemaError
 from constrain.integrations.langchain import (
     ConstrainChatModel,
@@ -81,14 +79,6 @@ def test_messages_become_chat_template_messages_with_instructions_last():
 
 
 # ---------------------------------------------------------------- the real model
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield api.resolve_model("default")
-    torch.set_num_threads(threads)
 
 
 PROMPT = ChatPromptTemplate.from_messages([("human", "Who is described here? {text}")])

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from pydantic import BaseModel, Field
 
 import constrain
-from constrain import api
 from constrain.errors import ConstrainError, UnsatisfiableSchemaError, UnsupportedSchemaError
 from constrain.models import ModelLoadError
 
@@ -59,14 +57,6 @@ def test_decoration_does_not_load_the_model():
         Note.generate("a note")
     with pytest.raises(ModelLoadError, match="unknown model 'other'"):
         Note.extract("some text", model="other")  # a call may choose another model
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield api.resolve_model("default")
-    torch.set_num_threads(threads)
 
 
 @constrain.structured(max_new_tokens=40)
