@@ -1,9 +1,9 @@
 """The infilling checker's API: targeted cases, bad input, timeouts, real grammars and vocabularies.
 
 Exhaustive comparisons with brute force live in ``tests/test_infill_reference.py``. Here
-every expected COMPLETABLE verdict comes with a witness completion that
-``ReferenceChecker`` confirms, and every expected NOT_COMPLETABLE verdict with the
-reason no completion exists.
+each targeted JSON case that should be COMPLETABLE comes with a witness completion that
+``ReferenceChecker`` confirms, and each that should not with the reason no completion
+exists (these cover the unbounded-hole direction that brute force cannot for JSON).
 """
 
 from __future__ import annotations
@@ -100,6 +100,14 @@ def test_json_not_completable(json_checker, segments, reason):
     assert json_checker.check(segments) is Verdict.NOT_COMPLETABLE, reason
 
 
+def test_empty_canvas_is_the_empty_text(json_checker, byte_vocab):
+    assert json_checker.check([]) is Verdict.NOT_COMPLETABLE
+    assert json_checker.check([b"", [], Hole(tokens=0), Hole(max_tokens=0)]) is Verdict.NOT_COMPLETABLE
+    optional = Checker(constrain.compile_grammar('start: "a"?\n%ignore " "', byte_vocab))
+    assert optional.is_completable([]) and optional.is_completable([b"  "])
+    assert optional.is_completable([Hole(max_tokens=0)]) and not optional.is_completable([b"b"])
+
+
 def test_token_ids_and_bytes_concatenate(json_checker):
     open_brace, quote = ord("{"), ord('"')
     assert json_checker.is_completable([[open_brace, quote], b'a":', Hole(), [ord("}")]])
@@ -168,7 +176,7 @@ def test_special_tokens_without_text_are_refused():
 
 def test_tiny_timeout_on_a_large_canvas_times_out(json_checker):
     canvas = [b"["]
-    for _ in range(200):
+    for _ in range(400):
         canvas += [Hole(tokens=3), b","]
     canvas += [Hole(max_tokens=50)]
     assert json_checker.check(canvas, timeout=0.0) is Verdict.TIMEOUT

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from constrain import Vocabulary, compile_ir
 from constrain.infill import Checker, Hole
+from constrain.infill import checker as checker_module
 from constrain.ir import Grammar, regex_grammar
 from constrain.lark_frontend import grammar_from_lark
 from constrain.testing import ReferenceChecker
@@ -255,14 +256,18 @@ HYPOTHESIS = settings(
 )
 
 
+@pytest.mark.parametrize("staged", [False, True], ids=["direct", "staged"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 @HYPOTHESIS
 @given(data=st.data())
-def test_bounded_holes_exact(case: Case, data, setups) -> None:
+def test_bounded_holes_exact(case: Case, staged: bool, data, setups) -> None:
+    """``staged``: as for a real vocabulary, the widened and narrowed searches run first."""
     checker, reference, vocab = setups[case.name]
     pattern = data.draw(patterns(case, vocab, bounded=True, unbounded=False))
     expected = brute_force(pattern, case, reference, vocab, per_hole=0, total=0)
-    assert checker.is_completable(pattern) == expected, pattern
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checker_module, "SMALL_AUTOMATON", 0 if staged else checker_module.SMALL_AUTOMATON)
+        assert checker.is_completable(pattern) == expected, pattern
 
 
 EXACT_UNBOUNDED = [c for c in CASES if c.name == "dyck" or c.exact_fill_bound is not None]
@@ -286,8 +291,8 @@ def test_unbounded_holes_exact(case: Case, data, setups) -> None:
 @HYPOTHESIS
 @given(data=st.data())
 def test_mixed_holes_sound(case: Case, data, setups) -> None:
-    """Every completion the brute force finds (unbounded fills up to 3 units) is seen by the checker."""
+    """Every completion the brute force finds (unbounded fills of up to 2 units) is seen by the checker."""
     checker, reference, vocab = setups[case.name]
     pattern = data.draw(patterns(case, vocab, bounded=True, unbounded=True))
-    if brute_force(pattern, case, reference, vocab, per_hole=3, total=4):
+    if brute_force(pattern, case, reference, vocab, per_hole=2, total=2):
         assert checker.is_completable(pattern), pattern

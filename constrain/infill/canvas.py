@@ -1,11 +1,14 @@
 """The canvas automaton: an NFA over bytes for the regular language R of a partial output.
 
 Known bytes become a chain of states; ``Hole()`` is a self-loop on every byte; a bounded
-hole of ``k`` tokens is ``k`` copies of the vocabulary automaton glued at token ends, with
-its boundary states ``B_0..B_k`` (``B_0`` is the state the hole starts from). ``max_tokens``
-adds an empty move from every ``B_j`` to ``B_k``. Empty moves are removed on the fly: a
-state's edges are those of its empty-move closure, and it is final when the closure holds
-the final state. So the search sees an ε-free automaton with the same language.
+hole of ``k`` tokens (a :class:`TokenRun`) is ``k`` copies of the vocabulary automaton
+glued at token ends, with its boundary states ``B_0..B_k`` (``B_0`` is the state the hole
+starts from). ``max_tokens`` adds an empty move from every ``B_j`` to ``B_k``. A run may
+use another automaton than the vocabulary's: the checker's cheap approximations use the
+automaton of all single bytes (widening) or of the single-byte tokens (narrowing).
+Empty moves are removed on the fly: a state's edges are those of its empty-move closure,
+and it is final when the closure holds the final state. So the search sees an ε-free
+automaton with the same language.
 
 The states inside the token copies are created only when the search reaches them: a real
 vocabulary's automaton has tens of thousands of states per copy, and a lexeme running
@@ -16,11 +19,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constrain.infill.segments import Hole, Piece
+from constrain.infill.segments import Hole
 from constrain.infill.vocab_automaton import VocabAutomaton
 
 ANY_BYTE = (1 << 256) - 1
 NO_BYTE = -1
+
+
+@dataclass(frozen=True, eq=False)
+class TokenRun:
+    """``count`` words of ``automaton``'s language in a row, or at most ``count`` unless ``exact``."""
+
+    count: int
+    exact: bool
+    automaton: VocabAutomaton
+
+
+CanvasPiece = bytes | Hole | TokenRun  # a Hole here is always unbounded: any bytes
 
 
 @dataclass(frozen=True)
@@ -35,20 +50,22 @@ class Edge:
 class Canvas:
     """Lazily expanded ε-free NFA; state 0 is initial, :meth:`is_final` says which states accept."""
 
-    def __init__(self, pieces: list[Piece], vocab: VocabAutomaton):
-        self._vocab = vocab
+    def __init__(self, pieces: list[CanvasPiece]):
         self._explicit: list[list[Edge]] = [[]]
         self._empty_moves: list[list[int]] = [[]]
         self._token_copy: dict[int, tuple[int, int, int]] = {}  # state -> (hole, copy, vocab state)
-        self._boundaries: list[list[int]] = []  # hole -> its B_0..B_k
+        self._runs: list[tuple[TokenRun, list[int]]] = []  # hole -> (run, its B_0..B_k)
         self._interior: dict[tuple[int, int, int], int] = {}
         self._edges: dict[int, tuple[Edge, ...]] = {}
         self._closures: dict[int, frozenset[int]] = {}
         current = 0
         for piece in pieces:
-            current = (
-                self._add_hole(current, piece) if isinstance(piece, Hole) else self._add_text(current, piece)
-            )
+            if isinstance(piece, bytes):
+                current = self._add_text(current, piece)
+            elif isinstance(piece, TokenRun):
+                current = self._add_run(current, piece)
+            else:
+                self._explicit[current].append(Edge(ANY_BYTE, current))
         self.final = current
 
     @property
@@ -83,16 +100,13 @@ class Canvas:
             state = target
         return state
 
-    def _add_hole(self, state: int, hole: Hole) -> int:
-        if not hole.is_bounded:
-            self._explicit[state].append(Edge(ANY_BYTE, state))
-            return state
-        boundaries = [state] + [self._new_state() for _ in range(hole.bound)]
-        hole_id = len(self._boundaries)
-        self._boundaries.append(boundaries)
+    def _add_run(self, state: int, run: TokenRun) -> int:
+        boundaries = [state] + [self._new_state() for _ in range(run.count)]
+        hole_id = len(self._runs)
+        self._runs.append((run, boundaries))
         for copy, boundary in enumerate(boundaries[:-1]):
             self._token_copy[boundary] = (hole_id, copy, 0)
-            if not hole.exact:
+            if not run.exact:
                 self._empty_moves[boundary].append(boundaries[-1])
         return boundaries[-1]
 
@@ -111,12 +125,13 @@ class Canvas:
         if where is None:
             return self._explicit[state]
         hole_id, copy, vocab_state = where
+        run, boundaries = self._runs[hole_id]
         edges = list(self._explicit[state])
-        for arc in self._vocab.edges[vocab_state]:
+        for arc in run.automaton.edges[vocab_state]:
             if arc.continues:
                 edges.append(Edge(arc.mask, self._interior_state(hole_id, copy, arc.target)))
             if arc.ends_token:
-                edges.append(Edge(arc.mask, self._boundaries[hole_id][copy + 1]))
+                edges.append(Edge(arc.mask, boundaries[copy + 1]))
         return edges
 
     def _interior_state(self, hole_id: int, copy: int, vocab_state: int) -> int:

@@ -14,15 +14,27 @@ import enum
 import math
 
 from constrain.compiled_grammar import CompiledGrammar
-from constrain.infill.canvas import Canvas
+from constrain.infill.canvas import Canvas, CanvasPiece, TokenRun
 from constrain.infill.deadline import Deadline, OutOfTime
 from constrain.infill.earley_graph import start_spans_to_final
 from constrain.infill.reach import Reach, TerminalTable, terminal_table
-from constrain.infill.segments import InfillError, flatten_segments
-from constrain.infill.vocab_automaton import vocab_automaton
+from constrain.infill.segments import Hole, InfillError, Piece, flatten_segments
+from constrain.infill.vocab_automaton import (
+    VocabAutomaton,
+    short_token_automaton,
+    single_byte_automaton,
+    single_byte_tokens,
+    vocab_automaton,
+)
+
+SMALL_AUTOMATON = 64  # vocabulary automata up to this size are searched exactly at once
+SHORT_TOKEN = 2  # the second narrowing keeps the tokens of at most this many bytes
+ANY_BYTE = single_byte_automaton((1 << 256) - 1)
 
 
 class Verdict(enum.Enum):
+    """The answer of :meth:`Checker.check`."""
+
     COMPLETABLE = "completable"
     NOT_COMPLETABLE = "not completable"
     TIMEOUT = "timeout"  # the budget ran out; decoding loops treat it as a rejection
@@ -31,8 +43,9 @@ class Verdict(enum.Enum):
 class Checker:
     """Decides additive infilling for one compiled grammar over its vocabulary.
 
-    Build it once per grammar: it keeps the terminal tables and (lazily) the vocabulary
-    automaton that bounded holes use, so each check only pays for its own search.
+    Build it once per grammar: it keeps the terminal tables and the vocabulary automaton
+    that bounded holes use (built here, about 2 s for a 128k vocabulary, then cached per
+    vocabulary), so each check only pays for its own search and its timeout means what it says.
     """
 
     def __init__(self, compiled_grammar: CompiledGrammar):
@@ -45,6 +58,11 @@ class Checker:
         self.grammar = compiled_grammar.automaton.parser.grammar
         self.vocab = compiled_grammar.vocab
         self._tables: tuple[TerminalTable, ...] = tuple(terminal_table(d) for d in self.grammar.terminal_dfas)
+        self._tokens = vocab_automaton(self.vocab)
+        self._narrowed = (
+            single_byte_automaton(single_byte_tokens(self._tokens)),
+            short_token_automaton(self.vocab, SHORT_TOKEN),
+        )
 
     def is_completable(self, segments: object) -> bool:
         """Exact answer without a time limit (may take long on huge bounded holes)."""
@@ -63,14 +81,43 @@ class Checker:
         deadline = Deadline(timeout)
         try:
             deadline.tick()
-            automaton = (
-                vocab_automaton(self.vocab)
-                if any(not isinstance(p, bytes) and p.is_bounded for p in pieces)
-                else None
-            )
-            canvas = Canvas(pieces, automaton)
-            reach = Reach(canvas, self._tables, self.grammar.ignore, deadline)
-            found = start_spans_to_final(self.grammar, reach)
+            return self._decide(pieces, deadline)
         except OutOfTime:
             return Verdict.TIMEOUT
-        return Verdict.COMPLETABLE if found else Verdict.NOT_COMPLETABLE
+
+    def _decide(self, pieces: list[Piece], deadline: Deadline) -> Verdict:
+        if not any(isinstance(p, Hole) and p.is_bounded for p in pieces):
+            return self._search(pieces, deadline)
+        exact = [_exact_piece(p, self._tokens) for p in pieces]
+        if self._tokens.n_states <= SMALL_AUTOMATON:
+            return self._search(exact, deadline)
+        if self._search(_widened(pieces), deadline) is Verdict.NOT_COMPLETABLE:
+            return Verdict.NOT_COMPLETABLE
+        for automaton in self._narrowed:
+            if self._search([_exact_piece(p, automaton) for p in pieces], deadline) is Verdict.COMPLETABLE:
+                return Verdict.COMPLETABLE
+        return self._search(exact, deadline)
+
+    def _search(self, pieces: list[CanvasPiece], deadline: Deadline) -> Verdict:
+        reach = Reach(Canvas(pieces), self._tables, self.grammar.ignore, deadline)
+        return Verdict.COMPLETABLE if start_spans_to_final(self.grammar, reach) else Verdict.NOT_COMPLETABLE
+
+
+def _exact_piece(piece: Piece, automaton: VocabAutomaton) -> CanvasPiece:
+    """A bounded hole as ``bound`` slots of ``automaton``; other pieces unchanged."""
+    if isinstance(piece, Hole) and piece.is_bounded:
+        return TokenRun(piece.bound, piece.exact, automaton)
+    return piece
+
+
+def _widened(pieces: list[Piece]) -> list[CanvasPiece]:
+    """Each ``k``-token hole as at least ``k`` bytes, each ``max_tokens`` hole as any bytes."""
+    out: list[CanvasPiece] = []
+    for piece in pieces:
+        if isinstance(piece, Hole) and piece.is_bounded:
+            if piece.exact:
+                out.append(TokenRun(piece.bound, True, ANY_BYTE))
+            out.append(Hole())
+        else:
+            out.append(piece)
+    return out

@@ -24,5 +24,5 @@ class Deadline:
         self._countdown -= 1
         if self._countdown <= 0:
             self._countdown = _POLL_EVERY
-            if time.monotonic() > self._end:
+            if time.monotonic() >= self._end:
                 raise OutOfTime

@@ -18,11 +18,18 @@ from __future__ import annotations
 from constrain.cfg import NormalGrammar
 from constrain.infill.reach import Reach
 
-Item = tuple[int, int, int, int]  # (production, dot, origin state, state)
+Item = tuple[int, int, int]  # (production, dot, origin state); where it lives is kept beside it
 
 
 def start_spans_to_final(grammar: NormalGrammar, reach: Reach) -> bool:
-    """Whether the grammar derives the bytes of some path from the initial to a final state."""
+    """Whether the grammar derives the bytes of some path from the initial to a final state.
+
+    Items are stored per state, and an item waiting for a symbol is stored already advanced
+    past it. Items that wait for the same symbol at the same state all move to the same
+    states (the symbol's lexeme ends or spans), so they are collected and moved in batches,
+    one set difference per target state: most moves are repeats (every ambiguity of where a
+    lexeme or a run of ignored lexemes ends derives the same item again).
+    """
     lhs_of = [lhs for lhs, _ in grammar.productions]
     rhs_of = [rhs for _, rhs in grammar.productions]
     productions_of: dict[int, list[int]] = {}
@@ -33,24 +40,34 @@ def start_spans_to_final(grammar: NormalGrammar, reach: Reach) -> bool:
     start_symbol = lhs_of[0]
     origins = reach.gap(0)
 
-    seen: set[Item] = set()
-    waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-    spans: dict[tuple[int, int], set[int]] = {}
-    predicted: set[tuple[int, int]] = set()
-    work: list[Item] = []
+    items_at: dict[int, set[Item]] = {}
+    waiting: dict[tuple[int, int], set[Item]] = {}  # (state, nonterminal) -> items moved past it
+    spans: dict[tuple[int, int], set[int]] = {}  # (origin, nonterminal) -> states it spans to
+    pending: dict[tuple[int, int], set[Item]] = {}  # (state, symbol) -> advanced items not yet moved
+    work: list[tuple[int, Item]] = []
 
-    def push(item: Item) -> None:
-        if item not in seen:
-            seen.add(item)
-            work.append(item)
+    def add(state: int, new: set[Item]) -> None:
+        present = items_at.setdefault(state, set())
+        new = new - present
+        if new:
+            present |= new
+            work.extend((state, item) for item in new)
+
+    def flush(key: tuple[int, int]) -> None:
+        state, symbol = key
+        batch = pending.pop(key)
+        targets = reach.step(symbol, state) if symbol < n_terminals else tuple(spans.get(key, ()))
+        for target in targets:
+            add(target, batch)
 
     for origin in origins:
-        predicted.add((origin, start_symbol))
-        for production in productions_of[start_symbol]:
-            push((production, 0, origin, origin))
-    while work:
+        add(origin, {(production, 0, origin) for production in productions_of[start_symbol]})
+    while work or pending:
         tick()
-        production, dot, origin, state = work.pop()
+        if not work:
+            flush(next(iter(pending)))
+            continue
+        state, (production, dot, origin) = work.pop()
         rhs = rhs_of[production]
         if dot == len(rhs):
             lhs = lhs_of[production]
@@ -59,19 +76,16 @@ def start_spans_to_final(grammar: NormalGrammar, reach: Reach) -> bool:
             ends = spans.setdefault((origin, lhs), set())
             if state not in ends:
                 ends.add(state)
-                for p2, d2, o2 in waiting.get((origin, lhs), ()):
-                    push((p2, d2 + 1, o2, state))
+                if (origin, lhs) in waiting:
+                    add(state, waiting[(origin, lhs)])
             continue
         symbol = rhs[dot]
-        waiting.setdefault((state, symbol), []).append((production, dot, origin))
-        if symbol < n_terminals:
-            for target in reach.step(symbol, state):
-                push((production, dot + 1, origin, target))
-            continue
-        if (state, symbol) not in predicted:
-            predicted.add((state, symbol))
-            for p2 in productions_of[symbol]:
-                push((p2, 0, state, state))
-        for end in tuple(spans.get((state, symbol), ())):
-            push((production, dot + 1, origin, end))
+        key = (state, symbol)
+        advanced = (production, dot + 1, origin)
+        if symbol >= n_terminals:
+            if key not in waiting:
+                waiting[key] = set()
+                add(state, {(p2, 0, state) for p2 in productions_of[symbol]})
+            waiting[key].add(advanced)
+        pending.setdefault(key, set()).add(advanced)
     return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from constrain.token_trie import TokenTrie
 from constrain.vocabulary import Vocabulary
 
 _CACHE: dict[str, VocabAutomaton] = {}
@@ -43,13 +44,22 @@ def vocab_automaton(vocab: Vocabulary) -> VocabAutomaton:
     """The (cached) minimal automaton of the vocabulary's non-empty token byte strings."""
     found = _CACHE.get(vocab.fingerprint)
     if found is None:
-        found = _CACHE[vocab.fingerprint] = _build(vocab)
+        found = _CACHE[vocab.fingerprint] = _build(vocab.trie)
     return found
 
 
-def _build(vocab: Vocabulary) -> VocabAutomaton:
+def short_token_automaton(vocab: Vocabulary, max_length: int) -> VocabAutomaton:
+    """The (cached) minimal automaton of the vocabulary's tokens of at most ``max_length`` bytes."""
+    key = f"{vocab.fingerprint}/short{max_length}"
+    found = _CACHE.get(key)
+    if found is None:
+        short = [data if len(data) <= max_length else b"" for data in vocab.token_bytes]
+        found = _CACHE[key] = _build(TokenTrie.build(short))
+    return found
+
+
+def _build(trie: TokenTrie) -> VocabAutomaton:
     """Merge equal subtrees of the trie (equal signature: token end + arcs to merged children)."""
-    trie = vocab.trie
     n = trie.n_nodes
     node_byte = trie.node_byte.tolist()
     token_start = trie.token_start.tolist()
@@ -92,3 +102,17 @@ def _grouped(signatures: list[tuple[bool, tuple[tuple[int, int], ...]]], root: i
             )
         )
     return VocabAutomaton(edges=tuple(outgoing))
+
+
+def single_byte_automaton(mask: int) -> VocabAutomaton:
+    """The automaton of the one-byte strings whose byte is in ``mask``."""
+    return VocabAutomaton(edges=((VocabEdge(mask, 1, True, False),) if mask else (), ()))
+
+
+def single_byte_tokens(automaton: VocabAutomaton) -> int:
+    """The mask of the bytes that are tokens on their own."""
+    mask = 0
+    for arc in automaton.edges[0]:
+        if arc.ends_token:
+            mask |= arc.mask
+    return mask
