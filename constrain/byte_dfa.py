@@ -106,6 +106,22 @@ class ByteDFA:
     def concat(self, other: ByteDFA) -> ByteDFA:
         return _concat(self, other)
 
+    def after(self, data: bytes) -> ByteDFA:
+        """The texts ``w`` with ``data + w`` in the language (the derivative by ``data``).
+
+        The states reachable from a state of a minimal DFA are pairwise distinguishable, so
+        renumbering that state as the start and dropping the rest keeps the result minimal.
+        """
+        state = self._run(data)
+        if state < 0:
+            return _EMPTY
+        order = np.arange(self.n_states)
+        order[[0, state]] = order[[state, 0]]
+        position = np.argsort(order)
+        rows = self.transitions[order]
+        table = np.where(rows >= 0, position[np.maximum(rows, 0)], -1)
+        return ByteDFA(*_trim(table, self.accepting[order]))
+
     def without_empty(self) -> ByteDFA:
         """The same language minus the empty string."""
         if not self.accepts_empty:

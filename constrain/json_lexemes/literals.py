@@ -78,15 +78,25 @@ def other_literals_dfa(values: Collection[str], universe: ByteDFA) -> ByteDFA:
 
 
 def _single_literal_dfa(value: str) -> ByteDFA:
-    """One value's literals: its characters' gadgets chained (``_SpellingTrie`` for one value,
-    without the dictionaries; the chain is minimal, as ``_SpellingTrie.dfa`` explains).
+    """One value's literals (``_SpellingTrie`` for one value, without the dictionaries)."""
+    return fragment_dfa(value, open_quote=True, close_quote=True)
 
-    State 0 is before the opening quote, 1 after it, then per character its gadget's
-    inner states and the state after it; the last state follows the closing quote.
+
+def fragment_dfa(text: str, *, open_quote: bool, close_quote: bool) -> ByteDFA:
+    """Every spelling of the characters of ``text`` inside a string literal, after an opening
+    quote if ``open_quote`` and followed by the closing one if ``close_quote``.
+
+    The characters' gadgets are chained; the chain is minimal, as ``_SpellingTrie.dfa``
+    explains. State 0 is the start, then per character its gadget's inner states and the
+    state after it; with ``close_quote`` the last state follows the closing quote. A
+    property name split into pieces (``json_schema.key_tree``) is spelled by fragments.
     """
-    sources, columns, targets = [0], [ord('"')], [1]
-    before, size = 1, 2
-    for char in value:
+    sources: list[int] = [0] if open_quote else []
+    columns: list[int] = [ord('"')] if open_quote else []
+    targets: list[int] = [1] if open_quote else []
+    before = size = 1 if open_quote else 0
+    size += 1
+    for char in text:
         inner, edges = _gadget(char)
         after = size + inner
         for source, label, target in edges:
@@ -96,14 +106,39 @@ def _single_literal_dfa(value: str) -> ByteDFA:
             columns += label
             targets += [target] * len(label)
         before, size = after, after + 1
-    sources.append(before)
-    columns.append(ord('"'))
-    targets.append(size)
-    table = np.full((size + 1, 256), -1, dtype=np.int32)
+    if close_quote:
+        sources.append(before)
+        columns.append(ord('"'))
+        targets.append(size)
+        before, size = size, size + 1
+    table = np.full((size, 256), -1, dtype=np.int32)
     table[sources, columns] = targets
-    accepting = np.zeros(size + 1, dtype=np.bool_)
-    accepting[size] = True
+    accepting = np.zeros(size, dtype=np.bool_)
+    accepting[before] = True
     return ByteDFA(table, accepting)
+
+
+def departures_dfa(pieces: Collection[tuple[str, bool]], universe: ByteDFA, *, open_quote: bool) -> ByteDFA:
+    """The rest of a string literal that starts with none of ``pieces``.
+
+    A piece is (characters, whether the closing quote follows them); pieces must start
+    with distinct characters (or be the lone closing quote). With ``open_quote`` the text
+    is a whole literal of ``universe`` (the minimal DFA of all JSON strings), otherwise
+    what follows a prefix of characters, up to and including the closing quote. It is the
+    ``other_literals_dfa`` graft with each piece's end cut: a piece that closes the
+    literal loses its closing quote, any other loses everything after it.
+    """
+    builder = _SpellingTrie()
+    for text, closes in pieces:
+        node = builder.after_quote
+        for char in text:
+            node = builder.add_character(node, char)
+        if closes:
+            builder.end(node)
+        else:
+            builder.accepting.add(node)  # graft cuts the edges into an "accepting" node
+    grafted = builder.graft(universe)
+    return grafted if open_quote else grafted.after(b'"')
 
 
 @lru_cache(maxsize=4096)

@@ -12,6 +12,10 @@ intersection of the schemas that apply (patterns and additionalProperties of eve
 contributing subschema). Repeated undeclared keys cannot be excluded by a context-free
 grammar and are not.
 
+Objects with at least ``SPLIT_NAMES_FROM`` declared names spell them in pieces along
+their radix tree (``key_tree``), undeclared names included, so that the lexer's expected
+sets stay small after each member; the language is the same.
+
 The member sequence is a small automaton over (declared index, members so far, which
 witnesses are met): the count only as far as ``minProperties``/``maxProperties`` need
 it, the witnesses (negated key rules, see ``nodes.Witness``) as a bit mask.
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING
 from constrain.byte_dfa import ByteDFA
 from constrain.ir import NonTerminal, Symbol
 from constrain.json_schema.context import Inexpressible
+from constrain.json_schema.key_tree import key_symbols, undeclared_key
 from constrain.json_schema.nodes import (
     ANY_VALUE,
     NOTHING,
@@ -40,6 +45,8 @@ from constrain.json_schema.nodes import (
 if TYPE_CHECKING:
     from constrain.json_schema.to_grammar import GrammarBuilder
 
+SPLIT_NAMES_FROM = 10  # objects with this many declared names spell them in pieces
+
 Variant = tuple[tuple[Symbol, ...], int]  # symbols of one member, and the witnesses it meets
 Member = tuple[list[Variant], bool]  # a declared key's variants, and whether it is required
 Region = tuple[frozenset[str], int, ByteDFA]  # patterns matched, witnesses applicable, keys
@@ -47,9 +54,12 @@ Region = tuple[frozenset[str], int, ByteDFA]  # patterns matched, witnesses appl
 
 def object_rules(builder: GrammarBuilder, shape: ObjectShape, depth: int) -> NonTerminal | None:
     """The nonterminal of ``shape``'s objects at ``depth``; None when it has none."""
+    options = builder.ctx.options
+    few = len(shape.properties) <= options.any_order_max_properties
+    split = _names_split(shape) and not (options.property_order == "any" and few)
     try:
-        members = _declared_members(builder, shape, depth)
-        extras = _undeclared_members(builder, shape, depth)
+        members = _declared_members(builder, shape, depth, split)
+        extras = _undeclared_members(builder, shape, depth, split)
     except Inexpressible as error:
         builder.ctx.refuse("not", str(error), shape.pointer)
         return object_rules(builder, replace(shape, witnesses=()), depth)
@@ -60,7 +70,6 @@ def object_rules(builder: GrammarBuilder, shape: ObjectShape, depth: int) -> Non
     if shape.min_properties == 0 and not shape.witnesses and not any(required for _, required in members):
         builder.rule(nt, layout.empty("{", depth))
     if shape.max_properties != 0:
-        options = builder.ctx.options
         any_order = options.property_order == "any" and len(members) <= options.any_order_max_properties
         sequence = _any_order_sequence if any_order else _member_sequence
         body = sequence(builder, members, extras, shape, depth)
@@ -68,7 +77,25 @@ def object_rules(builder: GrammarBuilder, shape: ObjectShape, depth: int) -> Non
     return nt
 
 
-def _declared_members(builder: GrammarBuilder, shape: ObjectShape, depth: int) -> list[Member] | None:
+def _names_split(shape: ObjectShape) -> bool:
+    """Whether the declared names are spelled in pieces (``key_tree``): only for many names,
+    where the lexer's products of whole names grow large, and only for Unicode names."""
+    return len(shape.declared_keys) >= SPLIT_NAMES_FROM and all(
+        _is_unicode(key) for key in shape.declared_keys
+    )
+
+
+def _is_unicode(key: str) -> bool:
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _declared_members(
+    builder: GrammarBuilder, shape: ObjectShape, depth: int, split: bool
+) -> list[Member] | None:
     """The declared keys that may appear; None if a required one cannot."""
     members: list[Member] = []
     colon = builder.layout.colon(depth)
@@ -78,20 +105,26 @@ def _declared_members(builder: GrammarBuilder, shape: ObjectShape, depth: int) -
             if required:
                 return None
             continue
-        key_terminal = builder.terminal(
-            ("key", key), "KEY", lambda key=key: builder.scalars.key_literal_dfa(key)
-        )
-        assert key_terminal is not None
+        name = _name_symbols(builder, shape, key, split)
         applicable = [i for i, w in enumerate(shape.witnesses) if _witness_applies(builder, w, key)]
         matched = frozenset(p for p in _witness_patterns(shape) if builder.scalars.pattern_matches(p, key))
         variants = _split_by_witnesses(builder, shape, value, matched, applicable)
         members.append(
             (
-                [((key_terminal, colon, builder.value(node, depth + 1)), mask) for node, mask in variants],
+                [((*name, colon, builder.value(node, depth + 1)), mask) for node, mask in variants],
                 required,
             )
         )
     return members
+
+
+def _name_symbols(builder: GrammarBuilder, shape: ObjectShape, key: str, split: bool) -> tuple[Symbol, ...]:
+    """The symbols of the declared name ``key``: its pieces when ``split``, else one terminal."""
+    if split:
+        return key_symbols(builder, shape.declared_keys, key)
+    terminal = builder.terminal(("key", key), "KEY", lambda: builder.scalars.key_literal_dfa(key))
+    assert terminal is not None
+    return (terminal,)
 
 
 def _witness_applies(builder: GrammarBuilder, witness: Witness, key: str) -> bool:
@@ -140,9 +173,22 @@ def _rule_value(builder: GrammarBuilder, rule: KeyRule, matched: frozenset[str],
 
 
 def _undeclared_members(
-    builder: GrammarBuilder, shape: ObjectShape, depth: int
+    builder: GrammarBuilder, shape: ObjectShape, depth: int, split: bool
 ) -> list[tuple[NonTerminal, int]]:
-    """One undeclared key with its value, per set of witnesses met; empty if no key is allowed."""
+    """One undeclared key with its value, per set of witnesses met; empty if no key is allowed.
+
+    With the names ``split`` and no pattern, witness or ``propertyNames`` to cut the
+    undeclared keys into classes, they are the tree's undeclared route (``key_tree``).
+    """
+    plain = not shape.witnesses and shape.names == TRUE and not any(rule.patterns for rule in shape.key_rules)
+    if split and plain:
+        value = _undeclared_value(builder, shape)
+        if value == NOTHING:
+            return []
+        nt = NonTerminal(builder.fresh("member"))
+        key_nt = undeclared_key(builder, shape.declared_keys)
+        builder.rule(nt, key_nt, builder.layout.colon(depth), builder.value(value, depth + 1))
+        return [(nt, 0)]
     key = ("undeclared", shape)
     if key not in builder.cache:
         builder.cache[key] = _key_classes(builder, shape)
@@ -220,9 +266,7 @@ def _single_key_class(
     key automaton at all. The keys are built as JSON literals directly (every literal
     but the declared keys'), which is much cheaper than escaping a decoded complement.
     """
-    value = builder.algebra.intersect(
-        *(_rule_value(builder, rule, frozenset(), closed=True) for rule in shape.key_rules)
-    )
+    value = _undeclared_value(builder, shape)
     if value == NOTHING:
         return []
     if shape.names == TRUE:
@@ -232,6 +276,13 @@ def _single_key_class(
         if shape.declared_keys:
             keys = keys.difference(builder.scalars.string_dfa(Values(shape.declared_keys)))
     return [] if keys.is_empty else [(keys, [(value, 0)])]
+
+
+def _undeclared_value(builder: GrammarBuilder, shape: ObjectShape) -> Node:
+    """The value of an undeclared key no pattern matches (NOTHING if there is none)."""
+    return builder.algebra.intersect(
+        *(_rule_value(builder, rule, frozenset(), closed=True) for rule in shape.key_rules)
+    )
 
 
 def _member_sequence(

@@ -32,7 +32,7 @@ from constrain.json_lexemes import (
 )
 from constrain.json_lexemes.automata import trie_dfa
 from constrain.json_lexemes.formats import FORMAT_REGEXES
-from constrain.json_lexemes.literals import other_literals_dfa
+from constrain.json_lexemes.literals import departures_dfa, fragment_dfa, other_literals_dfa
 from constrain.json_schema.context import Context
 from constrain.json_schema.nodes import (
     DIGITS_INTEGER,
@@ -220,6 +220,24 @@ class ScalarAutomata:
         """Every JSON string literal except the spellings of ``keys``."""
         universe = _shared("string", TRUE, json_string_dfa)
         return _shared("encoded keys", keys, lambda: other_literals_dfa(sorted(keys), universe))
+
+    @staticmethod
+    def key_piece_dfa(text: str, *, opens: bool, closes: bool) -> ByteDFA:
+        """A piece of a property name (``key_tree``): its characters' spellings, after the
+        opening quote if ``opens``, before the closing one if ``closes``."""
+        return _shared(
+            "key piece",
+            (text, opens, closes),
+            lambda: fragment_dfa(text, open_quote=opens, close_quote=closes),
+        )
+
+    @staticmethod
+    def key_departures_dfa(pieces: tuple[tuple[str, bool], ...], *, opens: bool) -> ByteDFA:
+        """The rests of string literals that start with none of ``pieces`` (``key_tree``)."""
+        universe = _shared("string", TRUE, json_string_dfa)
+        return _shared(
+            "key departures", (pieces, opens), lambda: departures_dfa(pieces, universe, open_quote=opens)
+        )
 
     @staticmethod
     def decoded_pattern(pattern: str) -> ByteDFA:
