@@ -16,7 +16,8 @@ cache holds and, on each call:
   ids count only real tokens.
 
 The prompt is run once, as one row, and shared by all particles. Everything stays on the
-model's device except the log probabilities handed to the sampler.
+model's device, the log probabilities handed to the sampler included (AWRS fetches only the
+few values it checks).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from constrain.errors import SamplingError
@@ -50,14 +50,15 @@ class CachedCausalLM:
         self._next_logits = output.logits[:, -1].float()
         self.forward_passes = 1
 
-    def __call__(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+    def __call__(self, prefixes: Sequence[Sequence[int]]) -> torch.Tensor:
+        """A float64 ``(len(prefixes), V)`` tensor on the model's device."""
         queries = [tuple(int(t) for t in prefix) for prefix in prefixes]
         if not queries:
-            return np.zeros((0, self._next_logits.shape[-1]))
+            return torch.zeros((0, self._next_logits.shape[-1]), dtype=torch.float64, device=self._device)
         plan = _plan_rows(queries, self._rows)
         logits_by_query = self._extend(plan)
         rows = torch.stack([logits_by_query[query] for query in queries])
-        return torch.log_softmax(rows / self._temperature, dim=-1).double().cpu().numpy()
+        return torch.log_softmax(rows.double() / self._temperature, dim=-1)
 
     def _extend(self, plan: list[_Row]) -> dict[tuple[int, ...], torch.Tensor]:
         """Build the new cache rows of ``plan`` and return the logits of every prefix they cover."""

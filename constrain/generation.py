@@ -13,10 +13,12 @@ Fast-forward (on by default): bytes the grammar forces are appended as tokens wi
 (:mod:`constrain.fast_forward`), fed to the model together with the previous sampled token, so
 a forced stretch costs one forward pass instead of one per token.
 
-Device traffic per step: the logits stay on the model's device for ``mask`` (the bitmask goes
-up, the sampled id comes down); AWRS and SMC read the log probabilities on the host, where the
-matcher checks run. The output is decoded from the vocabulary's token bytes, not with
-``tokenizer.decode``, so the text is byte for byte what the grammar accepted.
+Device traffic per step: the logits stay on the model's device. ``mask`` uploads the bitmask
+and fetches the sampled id; AWRS and SMC fetch only the candidates they check (ids and log
+probabilities, in growing top-k chunks) and a few scalars, plus the bitmask upload on a fallback.
+
+The output is decoded from the vocabulary's token bytes, not with ``tokenizer.decode``, so the
+text is byte for byte what the grammar accepted.
 """
 
 from __future__ import annotations
@@ -262,8 +264,8 @@ def _without_end(tokens: list[int], grammar: CompiledGrammar) -> list[int]:
 class _Chooser:
     """Picks each step's token from the logits with the configured sampler; counts matcher checks.
 
-    The mask path stays on the logits' device (bitmask up, token id down); AWRS reads the log
-    probabilities on the host, where its checks run.
+    Both paths keep the logits on their device: the mask path uploads the bitmask and fetches the
+    token id; AWRS fetches the candidates it checks (see :mod:`constrain.sampling.awrs`).
     """
 
     def __init__(
@@ -328,7 +330,7 @@ class _Chooser:
     def _awrs(self, logits: torch.Tensor) -> int:
         if self._temperature == 0:
             return self._greedy_by_checks(logits)
-        logprobs = torch.log_softmax(logits / self._temperature, dim=-1).double().cpu().numpy()
+        logprobs = torch.log_softmax(logits.double() / self._temperature, dim=-1)
         step = awrs_step(
             logprobs,
             self._is_allowed,

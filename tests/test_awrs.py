@@ -11,10 +11,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import constrain
 from constrain.errors import SamplingError
-from constrain.sampling import AWRSResult, awrs_step
+from constrain.sampling import AWRSResult, awrs, awrs_step
 from constrain.testing_lm import locally_constrained
 
 VOCAB = constrain.Vocabulary.from_token_bytes(
@@ -224,12 +225,54 @@ def test_bad_arguments_raise_sampling_error(logprobs, kwargs, message):
 
 
 def test_the_lazy_order_matches_a_full_sort_as_it_grows():
-    """Walks past 16, 64, 256... ids extend the partial sort; the order must not change."""
-    from constrain.sampling.awrs import _DescendingKeys
+    """Walks past 16, 64, 256... ids fetch larger top-k chunks; the order must not change."""
+    from constrain.sampling.awrs import _KeyOrder
 
-    keys = np.random.default_rng(6).gumbel(size=3000)
-    keys[::7] = -np.inf  # zero-probability ids end the order
-    order = _DescendingKeys(keys)
-    expected = [int(t) for t in np.argsort(-keys, kind="stable") if keys[t] > -np.inf]
-    assert [order.at(i) for i in range(len(expected))] == expected
+    keys = torch.from_numpy(np.random.default_rng(6).gumbel(size=3000))
+    keys[::7] = -math.inf  # zero-probability ids end the order
+    logp = keys - 1.0
+    order = _KeyOrder(keys, logp)
+    expected = [int(t) for t in torch.argsort(keys, descending=True, stable=True) if keys[t] > -math.inf]
+    assert [order.at(i) for i in range(len(expected))] == [(t, float(logp[t])) for t in expected]
     assert order.at(len(expected)) is None and order.at(len(keys) + 5) is None
+
+
+@pytest.mark.parametrize("variant", ["recursive", "geometric"])
+def test_host_traffic_grows_with_the_checks_not_the_vocabulary(monkeypatch, variant):
+    """A real-size row stays on its device: per step the host reads O(checks) values, not V."""
+    vocab_size, allowed_ids = 49152, range(20000, 21000)  # one allowed region, about 2% of the mass
+    row = torch.log_softmax(torch.from_numpy(np.random.default_rng(7).normal(size=vocab_size)), 0)
+    words = np.zeros(vocab_size // 32, dtype=np.int32)
+    words.view(np.uint32)[allowed_ids.start // 32 : allowed_ids.stop // 32] = 0xFFFFFFFF
+    fetched: list[int] = []
+
+    def counting_to_host(values: torch.Tensor) -> np.ndarray:
+        fetched.append(values.numel())
+        return values.cpu().numpy()
+
+    monkeypatch.setattr(awrs, "to_host", counting_to_host)
+    rng = np.random.default_rng(8)
+    results, per_step = [], []
+    for _ in range(40):
+        fetched.clear()
+        result = awrs_step(row, allowed_ids.__contains__, rng, full_mask=lambda: words, variant=variant)
+        results.append(result)
+        per_step.append(sum(fetched))
+    assert all(r.token in allowed_ids for r in results)
+    assert any(r.used_full_mask for r in results) and not all(r.used_full_mask for r in results)
+    for result, n_fetched in zip(results, per_step, strict=True):
+        assert n_fetched <= 8 * result.n_checks + 64, (result, n_fetched)
+    assert max(per_step) < vocab_size / 50
+
+
+@pytest.mark.parametrize("variant", ["recursive", "geometric"])
+def test_a_tensor_row_and_a_numpy_row_take_the_same_path(variant):
+    """Same seed, same draws: a numpy row is wrapped as a CPU tensor, not sampled another way."""
+    matcher = GRAMMAR.matcher()
+
+    def draws(row) -> list[tuple[int | None, float]]:
+        rng = np.random.default_rng(9)
+        steps = [awrs_step(row, matcher.is_allowed, rng, variant=variant) for _ in range(50)]
+        return [(step.token, round(step.log_weight, 9)) for step in steps]
+
+    assert draws(np.log(SPREAD)) == draws(torch.log(torch.tensor(SPREAD)))

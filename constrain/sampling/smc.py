@@ -10,8 +10,9 @@ approach ``p(x | x in L)`` as the number of particles grows.
 
 Conventions (the error contract):
 
-* ``lm(prefixes)`` takes a list of token-id lists and returns an ``(M, V)`` array of next-token
-  log probabilities (normalized or not; they are renormalized). A wrong shape raises
+* ``lm(prefixes)`` takes a list of token-id lists and returns an ``(M, V)`` array or torch tensor
+  of next-token log probabilities (normalized or not; they are renormalized). A tensor stays
+  on its device; AWRS fetches only what it checks (:mod:`constrain.sampling.awrs`). A wrong shape raises
   :class:`~constrain.errors.SamplingError`. Ids ``>= vocab.size`` are never allowed.
 * A particle finishes when it takes an EOS id; the EOS id is kept in its tokens. A finished
   particle no longer changes. ``max_tokens`` bounds each particle's tokens (EOS and forced
@@ -38,14 +39,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from constrain.compiled_grammar import CompiledGrammar
 from constrain.errors import SamplingError
 from constrain.fast_forward import ForcedTokens
 from constrain.matcher import Matcher
-from constrain.sampling.awrs import awrs_step
+from constrain.sampling.awrs import as_float64_tensor, awrs_step, to_host
 
-BatchedLM = Callable[[Sequence[Sequence[int]]], np.ndarray]
+BatchedLM = Callable[[Sequence[Sequence[int]]], np.ndarray | torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class _Particle:
     n_forced: int = 0
     n_checks: int = 0
     n_full_masks: int = 0
-    next_logprobs: np.ndarray | None = None
+    next_logprobs: torch.Tensor | None = None
 
     def clone(self) -> _Particle:
         return _Particle(
@@ -185,19 +187,19 @@ def _fast_forward(particle: _Particle, forced: ForcedTokens | None, max_tokens: 
     particle.n_forced += len(tokens)
 
 
-def _log_probability(logprobs: np.ndarray, token: int) -> float:
-    """``log p(token)`` under the normalized row (``-inf`` for ids past the row)."""
+def _log_probability(logprobs: torch.Tensor, token: int) -> float:
+    """``log p(token)`` under the normalized row (``-inf`` for ids past the row); fetches two scalars."""
     if token >= len(logprobs):
         return -math.inf
-    top = logprobs.max()
-    if top == -np.inf:
+    value, log_total = to_host(torch.stack([logprobs[token], torch.logsumexp(logprobs, 0)]))
+    if log_total == -np.inf:
         return -math.inf
-    return float(logprobs[token] - top - math.log(np.exp(logprobs - top).sum()))
+    return float(value - log_total)
 
 
 def _extend(
     particle: _Particle,
-    logprobs: np.ndarray,
+    logprobs: torch.Tensor,
     rng: np.random.Generator,
     vocab_size: int,
     eos: frozenset[int],
@@ -225,12 +227,13 @@ def _extend(
     particle.finished = step.token in eos or matcher.is_terminated()
 
 
-def _batched_logprobs(lm: BatchedLM, prefixes: list[list[int]]) -> np.ndarray:
-    logprobs = np.asarray(lm([list(prefix) for prefix in prefixes]), dtype=np.float64)
+def _batched_logprobs(lm: BatchedLM, prefixes: list[list[int]]) -> torch.Tensor:
+    """The model's rows as a float64 tensor, left on the model's device (numpy rows are not copied)."""
+    logprobs = as_float64_tensor(lm([list(prefix) for prefix in prefixes]))
     if logprobs.ndim != 2 or logprobs.shape[0] != len(prefixes):
         raise SamplingError(
             f"lm must return an array of shape ({len(prefixes)}, V) for {len(prefixes)} prefixes, "
-            f"got {logprobs.shape}"
+            f"got {tuple(logprobs.shape)}"
         )
     return logprobs
 
