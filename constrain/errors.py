@@ -63,6 +63,10 @@ class ModelLoadError(ConstrainError, ValueError):
     """A model that cannot be loaded: unknown name, missing package or unreadable directory."""
 
 
+class InfillError(ConstrainError, ValueError):
+    """Bad input to the infilling checker: a malformed segment, token id or hole bound."""
+
+
 class SamplingError(ConstrainError, ValueError):
     """A sampler used wrongly: an unknown sampler, options it cannot honour, a model output of the
     wrong shape or with NaN, or a grammar that leaves no token the model can produce."""

@@ -14,12 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from constrain.errors import ConstrainError
+from constrain.errors import InfillError
 from constrain.vocabulary import Vocabulary
-
-
-class InfillError(ConstrainError, ValueError):
-    """Bad input to the infilling checker: a malformed segment, token id or hole bound."""
 
 
 @dataclass(frozen=True)
