@@ -1,13 +1,20 @@
 """An incremental Earley parser over terminal ids whose states are interned.
 
-A parser state is one Earley chart. Items refer to older charts by id, so a chart's
-content determines its whole future; charts with equal content are the same state.
-Interning makes ``scan(state, terminal)`` a pure function that can be cached, which
+A parser state is one Earley chart. Items refer to older charts through interned ids (see
+below), so a chart's content determines its whole future; charts with equal content are the
+same state. Interning makes ``scan(state, terminal)`` a pure function that can be cached, which
 turns the parser into a lazily built automaton: repeated structure (the same nesting
 in a JSON document, say) reuses states, transitions and, downstream, token masks.
 
 Repetition rules should be left-recursive (Lark's expansion is), so that a list's
 chart after a separator does not depend on how many elements came before.
+
+Items do not name the chart where they started, only what completing them can do there:
+a *continuation*, the interned set of that chart's items waiting for the item's left-hand
+side (and, for those predicted there, recursively for theirs). A chart's future depends on
+nothing else, so charts at different positions that differ only in where their items
+started are one state: in a SMILES chain ``CCCC`` or a SQL name read byte by byte, the
+chart after each atom would otherwise be new, since it names the chart before it.
 
 Nullable nonterminals are handled as Aycock and Horspool do: predicting a nullable
 symbol also advances over it, so completions never refer to the chart being built.
@@ -20,15 +27,16 @@ from constrain.cfg import NormalGrammar
 SELF = -1  # origin of items that started in the chart that holds them
 DEAD = -1  # result of a scan that no item accepts
 
-Item = tuple[int, int, int]  # (production, dot, origin chart id or SELF)
+Item = tuple[int, int, int]  # (production, dot, continuation id of its origin, or SELF)
+Waiting = dict[int, tuple[Item, ...]]  # next symbol -> the items before it
 
 
 class EarleyParser:
     """Interned Earley charts with cached scans; state 0 is the initial chart.
 
     A chart is its *core* (the incomplete items scanned or completed into it, which refer to
-    older charts) plus the predictions of the nonterminals after their dots, which depend on
-    nothing else. So the core alone identifies a chart: interning looks the core up before
+    older charts' continuations) plus the predictions of the nonterminals after their dots,
+    which depend on nothing else. So the core alone identifies a chart: interning looks the core up before
     building anything, and the predicted part of the items is built once per predicted set.
     """
 
@@ -44,7 +52,7 @@ class EarleyParser:
             self._by_lhs.setdefault(lhs, []).append(index)
         # Charts are many and long-lived, so they are kept in parallel lists rather than as
         # objects: per chart the garbage collector then tracks only its ``waiting`` dict.
-        self._waiting: list[dict[int, tuple[Item, ...]]] = []  # next symbol -> items before it
+        self._waiting: list[Waiting] = []
         self._expected: list[frozenset[int]] = []  # shared by charts expecting the same
         self._accepting: list[bool] = []
         self._core: list[tuple[Item, ...]] = []  # sorted non-predicted incomplete items
@@ -54,7 +62,11 @@ class EarleyParser:
         self._scans: dict[tuple[int, int], int] = {}
         self._merges: dict[tuple[int, ...], int] = {}
         self._predicted: dict[int, dict[Item, None]] = {}
-        self._predicted_waiting: dict[frozenset[int], tuple[dict[int, tuple[Item, ...]], frozenset[int]]] = {}
+        self._predicted_waiting: dict[frozenset[int], tuple[Waiting, frozenset[int]]] = {}
+        self._continuations: list[Waiting] = []
+        self._continuation_ids: dict[tuple[Item, ...], int] = {}
+        self._chart_continuations: dict[tuple[int, int], int] = {}  # (chart, symbol) -> continuation
+        self._completions: dict[tuple[int, int], tuple[Item, ...]] = {}  # (continuation, symbol) -> items
         self._close([(0, 0, SELF)])
 
     def expected_terminals(self, state: int) -> frozenset[int]:
@@ -69,12 +81,69 @@ class EarleyParser:
         result = self._scans.get(key)
         if result is None:
             kernel = [
-                (prod, dot + 1, state if origin == SELF else origin)
+                (
+                    prod,
+                    dot + 1,
+                    self._chart_continuation(state, self._lhs[prod]) if origin == SELF else origin,
+                )
                 for prod, dot, origin in self._waiting[state].get(terminal, ())
             ]
             result = self._close(kernel) if kernel else DEAD
             self._scans[key] = result
         return result
+
+    def _chart_continuation(self, chart: int, symbol: int) -> int:
+        """The continuation of items predicted in ``chart`` with left-hand side ``symbol``; cached."""
+        key = (chart, symbol)
+        found = self._chart_continuations.get(key)
+        if found is None:
+            found = self._chart_continuations[key] = self._continuation(self._waiting[chart], symbol)
+        return found
+
+    def _continuation(self, waiting: Waiting, symbol: int) -> int:
+        """The interned continuation for completing ``symbol`` where ``waiting`` holds.
+
+        It holds the items waiting for ``symbol`` and, since those predicted there (SELF)
+        complete there too once advanced, the items waiting for their left-hand sides.
+        Where the only one is ``symbol -> ... • symbol`` (right recursion: ``-`` ``-`` ``-`` x
+        in SQL), completing ``symbol`` here just completes it again where that item started,
+        so its continuation serves as well; nesting then adds no new states (as in Leo's
+        optimisation).
+        """
+        symbols, items = [symbol], {}
+        for current in symbols:
+            for item in waiting.get(current, ()):
+                items[item] = None
+                if item[2] == SELF and self._lhs[item[0]] not in symbols:
+                    symbols.append(self._lhs[item[0]])
+        if len(items) == 1:
+            prod, dot, origin = next(iter(items))
+            if origin != SELF and self._lhs[prod] == symbol and dot + 1 == len(self._rhs[prod]):
+                return origin
+        key = tuple(sorted(items))
+        found = self._continuation_ids.get(key)
+        if found is None:
+            found = self._continuation_ids[key] = len(self._continuations)
+            self._continuations.append(
+                {current: waiting[current] for current in symbols if current in waiting}
+            )
+        return found
+
+    def _completed(self, continuation: int, symbol: int) -> tuple[Item, ...]:
+        """The items that completing ``symbol`` with this continuation advances; cached."""
+        key = (continuation, symbol)
+        found = self._completions.get(key)
+        if found is None:
+            waiting = self._continuations[continuation]
+            inner: dict[int, int] = {}  # left-hand side -> continuation of the items predicted there
+            for prod, _, origin in waiting.get(symbol, ()):
+                if origin == SELF and self._lhs[prod] not in inner:
+                    inner[self._lhs[prod]] = self._continuation(waiting, self._lhs[prod])
+            found = self._completions[key] = tuple(
+                (prod, dot + 1, inner[self._lhs[prod]] if origin == SELF else origin)
+                for prod, dot, origin in waiting.get(symbol, ())
+            )
+        return found
 
     def _close(self, kernel: list[Item]) -> int:
         """Complete from ``kernel`` (and note what to predict), then intern the chart.
@@ -97,8 +166,7 @@ class EarleyParser:
             if dot == len(rhs):
                 accepting = accepting or prod == 0  # only the initial chart predicts <start>
                 if origin != SELF:
-                    for p2, d2, o2 in self._waiting[origin].get(self._lhs[prod], ()):
-                        work.append((p2, d2 + 1, origin if o2 == SELF else o2))
+                    work.extend(self._completed(origin, self._lhs[prod]))
                 continue
             symbol = self._next[prod][dot]
             if symbol is not None:

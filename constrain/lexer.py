@@ -30,6 +30,9 @@ class Lexer:
         self._starts: dict[frozenset[int], int] = {}
         self._transitions = np.full((64, 256), DEAD, dtype=np.int32)
         self._accepting = np.zeros(64, dtype=np.bool_)
+        self._terminal_class = np.zeros(64, dtype=np.int32)
+        self._class_ids: dict[tuple[int, ...], int] = {(): 0}
+        self.class_terminals: list[tuple[int, ...]] = [()]  # class id -> the terminals it accepts
         self._components: list[ProductKey] = []
         self._shapes: dict[int, tuple[bytes, list[int]]] = {}
         self.accepted: list[tuple[int, ...]] = []
@@ -42,6 +45,19 @@ class Lexer:
     @property
     def accepting(self) -> np.ndarray:
         return self._accepting[: len(self.accepted)]
+
+    @property
+    def terminal_classes(self) -> np.ndarray:
+        """Per state, the id of the set of terminals it accepts (0: none).
+
+        What ends when a lexeme ends depends only on this set, so the boundary kernel's
+        tables are keyed by it: the many states of one terminal (a name spelled to avoid
+        keywords has hundreds) share their entries.
+        """
+        return self._terminal_class[: len(self.accepted)]
+
+    def terminal_class(self, state: int) -> int:
+        return int(self._terminal_class[state])
 
     def start_state(self, expected: frozenset[int]) -> int:
         """The fresh state that starts a lexeme of any expected (or ignored) terminal."""
@@ -118,6 +134,10 @@ class Lexer:
         self.accepted.append(accepted)
         self.is_fresh.append(fresh)
         self._accepting[state] = bool(accepted)
+        if accepted not in self._class_ids:
+            self._class_ids[accepted] = len(self.class_terminals)
+            self.class_terminals.append(accepted)
+        self._terminal_class[state] = self._class_ids[accepted]
         return state
 
     def _grow(self) -> None:
@@ -126,7 +146,9 @@ class Lexer:
         transitions[: len(self._transitions)] = self._transitions
         accepting = np.zeros(size, dtype=np.bool_)
         accepting[: len(self._accepting)] = self._accepting
-        self._transitions, self._accepting = transitions, accepting
+        terminal_class = np.zeros(size, dtype=np.int32)
+        terminal_class[: len(self._terminal_class)] = self._terminal_class
+        self._transitions, self._accepting, self._terminal_class = transitions, accepting, terminal_class
 
 
 def _distinct_columns(rows: np.ndarray) -> tuple[list[list[int]], np.ndarray]:

@@ -46,10 +46,11 @@ DEAD = -1
 Thread = tuple[int, int]  # (Earley chart id, lexer state)
 MAX_CACHED_MASKS = 4096
 MAX_CACHED_WALKS = 32768
+SHARED_WALK_BYTES = 256 * 2**20  # per vocabulary, for the walks every grammar shares
 MAX_FORCED_BYTES = 4096
 INITIAL_ROOM = 8  # threads per trie depth the boundary kernel starts with; doubled on demand
-_SHARED_WALKS: dict[str, dict[bytes, Walk]] = {}  # per vocabulary fingerprint
-_TRIE_LINKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # fingerprint -> parents, child bytes
+_SHARED_WALKS: dict[str, SharedWalks] = {}  # per vocabulary fingerprint
+_TRIE_LINKS: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}  # fingerprint -> parents, child bytes, depth
 
 
 @dataclass(eq=False)
@@ -67,6 +68,43 @@ class Walk:
     # per accepting lexer state: the nodes where a lexeme may end in it inside a token, in preorder
     boundaries: tuple[tuple[int, np.ndarray], ...]
 
+    @property
+    def n_bytes(self) -> int:
+        return self.bits.nbytes + sum(nodes.nbytes for _, nodes in self.boundaries)
+
+
+class SharedWalks:
+    """Walks shared by every grammar over one vocabulary, keyed by lexer-state shape.
+
+    A server compiles thousands of schemas against one vocabulary and each brings new
+    shapes, so the walks (a mask's worth of bits each, plus boundary nodes) are bounded by
+    their total size, keys included, evicting the least recently used first.
+    """
+
+    def __init__(self, budget: int = SHARED_WALK_BYTES):
+        self.budget = budget
+        self.n_bytes = 0
+        self._walks: OrderedDict[bytes, Walk] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._walks)
+
+    def get(self, signature: bytes) -> Walk | None:
+        walk = self._walks.get(signature)
+        if walk is not None:
+            self._walks.move_to_end(signature)
+        return walk
+
+    def put(self, signature: bytes, walk: Walk) -> None:
+        previous = self._walks.pop(signature, None)
+        if previous is not None:
+            self.n_bytes -= len(signature) + previous.n_bytes
+        self._walks[signature] = walk
+        self.n_bytes += len(signature) + walk.n_bytes
+        while self.n_bytes > self.budget and len(self._walks) > 1:
+            old_signature, old = self._walks.popitem(last=False)
+            self.n_bytes -= len(old_signature) + old.n_bytes
+
 
 class TokenAutomaton:
     """Interned matcher states of one grammar over one vocabulary; see the module doc."""
@@ -82,18 +120,19 @@ class TokenAutomaton:
         self._walker = TrieWalker(vocab.trie)
         if vocab.fingerprint not in _TRIE_LINKS:
             parents = trie_parents(vocab.trie)
-            _TRIE_LINKS[vocab.fingerprint] = (parents, trie_child_bytes(vocab.trie, parents))
-        self._parents, self._child_bytes = _TRIE_LINKS[vocab.fingerprint]
-        self._end_of: dict[Thread, int] = {}  # mirrors self._ends
+            depth = int(vocab.trie.node_depth.max())
+            _TRIE_LINKS[vocab.fingerprint] = (parents, trie_child_bytes(vocab.trie, parents), depth)
+        self._parents, self._child_bytes, self._trie_depth = _TRIE_LINKS[vocab.fingerprint]
+        self._end_of: dict[tuple[int, int], int] = {}  # mirrors self._ends
         self._worth_visiting: dict[tuple[int, int, int], np.ndarray] = {}
-        self._ends = IntTable()  # (chart, accepting lexer state) -> chart after the lexeme, or DEAD
+        self._ends = IntTable()  # (chart, class of accepted terminals) -> chart after the lexeme, or DEAD
         self._merges = IntTable()  # (chart, chart) -> their merge
         self._starts = np.full(1024, UNKNOWN, dtype=np.int32)  # chart -> fresh lexer state
         self._room = INITIAL_ROOM
         self.states: list[State] = []
         self._ids: dict[frozenset[Thread], int] = {}
         self._walks: dict[int, Walk] = {}
-        self._shared_walks = _SHARED_WALKS.setdefault(vocab.fingerprint, {})
+        self._shared_walks = _SHARED_WALKS.setdefault(vocab.fingerprint, SharedWalks())
         self._lexeme_ends: dict[tuple[int, int], tuple[int, ...]] = {}
         self._masks: OrderedDict[int, np.ndarray] = OrderedDict()
         self.terminated = self._add(State(frozenset(), accepting=True, terminated=True))
@@ -150,7 +189,7 @@ class TokenAutomaton:
                     continue
                 stepped.add((chart, after))
                 if lexer.accepted[after]:
-                    ended.update(self._lexeme_end(chart, after))
+                    ended.update(self._lexeme_end(chart, lexer.terminal_class(after)))
             if ended:
                 stepped.add(self._fresh(self.parser.merge(frozenset(ended))))
             if not stepped:
@@ -158,14 +197,15 @@ class TokenAutomaton:
             threads = frozenset(stepped)
         return threads
 
-    def _lexeme_end(self, chart: int, lexer_state: int) -> tuple[int, ...]:
-        """Charts after ending the current lexeme as each terminal its state accepts; cached."""
-        key = (chart, lexer_state)
+    def _lexeme_end(self, chart: int, terminal_class: int) -> tuple[int, ...]:
+        """Charts after ending the current lexeme as each terminal of its lexer state's class
+        (``Lexer.terminal_classes``); cached."""
+        key = (chart, terminal_class)
         out = self._lexeme_ends.get(key)
         if out is None:
             charts = []
             expected = self.parser.expected_terminals(chart)
-            for terminal in self.lexer.accepted[lexer_state]:
+            for terminal in self.lexer.class_terminals[terminal_class]:
                 if terminal in self.parser.grammar.ignore:
                     charts.append(chart)
                 if terminal in expected:
@@ -229,11 +269,12 @@ class TokenAutomaton:
     def _walk_below_boundaries(self, threads: list[Thread], tops: list[np.ndarray], bits: np.ndarray) -> None:
         """Run the boundary kernel below ``tops`` (sorted node lists), filling the table entries
         it asks for."""
-        walk = BoundaryWalk(self.vocab.trie, self._parents, max(self._room, len(threads)), threads, tops)
+        trie, depth = self.vocab.trie, self._trie_depth
+        walk = BoundaryWalk(trie, self._parents, max(self._room, len(threads)), threads, tops, depth)
         while True:
             lexer = self.lexer
             status = walk.run(
-                lexer.transitions, lexer.accepting, self._ends, self._merges, self._starts, bits
+                lexer.transitions, lexer.terminal_classes, self._ends, self._merges, self._starts, bits
             )
             if status == DONE:
                 return
@@ -248,14 +289,14 @@ class TokenAutomaton:
                 self._start_of(first)
             else:  # NEED_ROOM: more threads at one depth than the kernel had room for
                 self._room *= 2
-                walk = BoundaryWalk(self.vocab.trie, self._parents, self._room, threads, tops)
+                walk = BoundaryWalk(trie, self._parents, self._room, threads, tops, depth)
 
     def _boundaries_worth_visiting(
         self, chart: int, root: int, accepted: int, nodes: np.ndarray
     ) -> np.ndarray:
         """The boundary ``nodes`` (reached from lexer state ``root`` in state ``accepted``) below
         which the lexeme starting after ``chart`` ends a lexeme there can read a byte; cached."""
-        after = self._end_chart(chart, accepted)
+        after = self._end_chart(chart, self.lexer.terminal_class(accepted))
         if after == DEAD:
             return nodes[:0]
         fresh = self._start_of(after)
@@ -268,15 +309,15 @@ class TokenAutomaton:
             self._worth_visiting[key] = worth
         return worth
 
-    def _end_chart(self, chart: int, lexer_state: int) -> int:
-        """The merged chart after every lexeme ``lexer_state`` accepts ends after ``chart``, or
-        DEAD; recorded for the boundary kernel too."""
-        after = self._end_of.get((chart, lexer_state))
+    def _end_chart(self, chart: int, terminal_class: int) -> int:
+        """The merged chart after a lexeme of every terminal in the class ends after ``chart``,
+        or DEAD; recorded for the boundary kernel too."""
+        after = self._end_of.get((chart, terminal_class))
         if after is None:
-            ends = self._lexeme_end(chart, lexer_state)
+            ends = self._lexeme_end(chart, terminal_class)
             after = self.parser.merge(frozenset(ends)) if ends else DEAD
-            self._end_of[chart, lexer_state] = after
-            self._ends.put(pair_key(chart, lexer_state), after)
+            self._end_of[chart, terminal_class] = after
+            self._ends.put(pair_key(chart, terminal_class), after)
         return after
 
     def _start_of(self, chart: int) -> int:
@@ -304,9 +345,7 @@ class TokenAutomaton:
             shared = self._shared_walks.get(signature)
             if shared is None:
                 shared = self._walk_in_kernel(lexer_state, order)
-                if len(self._shared_walks) >= MAX_CACHED_WALKS:
-                    self._shared_walks.clear()
-                self._shared_walks[signature] = shared
+                self._shared_walks.put(signature, shared)
             walk = Walk(shared.bits, tuple((order[index], nodes) for index, nodes in shared.boundaries))
             if len(self._walks) >= MAX_CACHED_WALKS:
                 self._walks.clear()

@@ -8,7 +8,8 @@ each byte steps every thread; the charts after every lexeme ending at that byte 
 into one chart, which starts one fresh thread.
 
 The parser never runs in Numba. Its answers come from lazily filled integer tables: chart x
-accepting lexer state -> chart after that lexeme (all its terminals, merged), pairs of
+class of accepted terminals (of the lexer state where a lexeme ends) -> chart after that lexeme
+(all its terminals, merged), pairs of
 charts -> merged chart, chart -> fresh lexer state. When the kernel meets an entry not yet
 filled it stops, saying which one in ``need``; Python fills it and the kernel resumes where
 it stopped (its whole position lives in arrays the caller keeps). The tables persist, so a
@@ -101,7 +102,7 @@ def _add_thread(charts, states, depth, size, chart, state):
 @njit(cache=True, nogil=True)
 def _continue(
     node_byte, node_depth, subtree_end, token_start, token_ids, parent,
-    transitions, accepting, end_keys, end_values, merge_keys, merge_values, start_of_chart,
+    transitions, terminal_class, end_keys, end_values, merge_keys, merge_values, start_of_chart,
     tops, top_bounds, top_next, level_size, level_own, level_chart, level_state, path, ends,
     cursor, mask, need,
 ):  # fmt: skip
@@ -152,14 +153,15 @@ def _continue(
             size = _add_thread(level_chart, level_state, depth, size, chart, state)
             if size < 0:
                 return NEED_ROOM
-            if inner and accepting[state]:
-                key = (np.int64(chart) << 32) | state
-                memo = (chart * 31 + state) & (MEMO_SIZE - 1)
+            terminals = terminal_class[state]
+            if inner and terminals > 0:
+                key = (np.int64(chart) << 32) | terminals
+                memo = (chart * 31 + terminals) & (MEMO_SIZE - 1)
                 if memo_keys[memo] != key:  # the same few lexemes end node after node: memoize
                     slot = _slot(end_keys, key)
                     if end_keys[slot] == EMPTY:
                         cursor[0] = node
-                        need[0], need[1] = chart, state
+                        need[0], need[1] = chart, terminals
                         return NEED_END
                     memo_keys[memo], memo_values[memo] = key, end_values[slot]
                 if memo_values[memo] != DEAD:
@@ -240,11 +242,19 @@ class BoundaryWalk:
     """
 
     def __init__(
-        self, trie, parent: np.ndarray, room: int, threads: list[tuple[int, int]], tops: list[np.ndarray]
+        self,
+        trie,
+        parent: np.ndarray,
+        room: int,
+        threads: list[tuple[int, int]],
+        tops: list[np.ndarray],
+        max_depth: int,
     ):
+        """``max_depth`` is the trie's greatest node depth (computed once by the caller: a scan of
+        the whole trie costs more than many walks)."""
         if room < len(threads):
             raise ConstrainError(f"room {room} is below the {len(threads)} threads of the state")
-        levels = int(trie.node_depth.max()) + 2
+        levels = max_depth + 2
         self._trie = trie
         self._parent = parent
         self._tops = np.concatenate(tops).astype(np.int32, copy=False) if tops else np.zeros(0, np.int32)
@@ -268,7 +278,7 @@ class BoundaryWalk:
     def run(
         self,
         transitions: np.ndarray,
-        accepting: np.ndarray,
+        terminal_class: np.ndarray,
         ends: IntTable,
         merges: IntTable,
         start_of_chart: np.ndarray,
@@ -279,14 +289,16 @@ class BoundaryWalk:
             raise ConstrainError("mask must be a contiguous 1-D uint32 array")
         if transitions.dtype != np.int32 or transitions.ndim != 2 or transitions.shape[1] != 256:
             raise ConstrainError("transitions must be an int32 array of shape (n_states, 256)")
-        if accepting.shape[0] != transitions.shape[0] or start_of_chart.dtype != np.int32:
-            raise ConstrainError("accepting and start states must match the transition table")
+        if terminal_class.shape[0] != transitions.shape[0] or terminal_class.dtype != np.int32:
+            raise ConstrainError("terminal classes must be int32, one per lexer state")
+        if start_of_chart.dtype != np.int32:
+            raise ConstrainError("start states must be int32")
         if self._max_state >= transitions.shape[0]:
             raise ConstrainError("a thread's lexer state is not in the transition table")
         trie = self._trie
         return _continue(
             trie.node_byte, trie.node_depth, trie.subtree_end, trie.token_start, trie.token_ids,
-            self._parent, transitions, accepting, ends.keys, ends.values, merges.keys, merges.values,
+            self._parent, transitions, terminal_class, ends.keys, ends.values, merges.keys, merges.values,
             start_of_chart, self._tops, self._top_bounds, self._top_next, self._level_size,
             self._level_own, self._level_chart, self._level_state, self._path, self._ends,
             self._cursor, mask, self.need,

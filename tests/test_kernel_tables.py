@@ -1,5 +1,6 @@
 """The boundary kernel's building blocks, checked against plain Python: its hash table, the trie
-links it reads, the boundary filter, and masks computed with too little room per trie depth."""
+links it reads, the boundary filter, masks computed with too little room per trie depth, and
+the size-bounded cache of walks shared across grammars."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from constrain import Vocabulary, compile_grammar
 from constrain.grammars import load_grammar
+from constrain.token_automaton import SharedWalks, Walk
 from constrain.token_trie import TokenTrie
 
 
@@ -97,3 +99,22 @@ def test_masks_do_not_depend_on_the_room_the_kernel_starts_with():
             assert masks_along(cramped, tokens) == masks_along(roomy, tokens), (case.name, text)
         grew += cramped.automaton._room > 1
     assert grew >= 3
+
+
+def walk_of(n_words: int, n_nodes: int) -> Walk:
+    return Walk(np.zeros(n_words, np.uint32), ((0, np.zeros(n_nodes, np.int32)),))
+
+
+def test_shared_walks_evict_the_least_recently_used_past_their_byte_budget():
+    walks = SharedWalks(budget=3 * (1 + 40 + 40))  # three one-byte keys with 40 + 40 bytes of arrays
+    for key in (b"a", b"b", b"c"):
+        walks.put(key, walk_of(10, 10))
+    assert walks.get(b"a") is not None  # now b is the least recently used
+    walks.put(b"d", walk_of(10, 10))
+    assert walks.get(b"b") is None
+    assert all(walks.get(key) is not None for key in (b"a", b"c", b"d"))
+    walks.put(b"e", walk_of(30, 0))  # 121 bytes: two walks must go
+    assert len(walks) == 2 and walks.n_bytes <= walks.budget
+    assert walks.get(b"e") is not None and walks.get(b"d") is not None
+    walks.put(b"huge", walk_of(1000, 0))  # over budget alone: kept, as the only one
+    assert len(walks) == 1 and walks.get(b"huge") is not None
