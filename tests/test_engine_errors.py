@@ -39,7 +39,7 @@ def test_undefined_start_rule(vocab):
 
 def test_empty_language_is_an_error(vocab):
     with pytest.raises(GrammarError, match="language is empty"):
-        compile_grammar("start: loop\nloop: \"a\" loop", vocab)
+        compile_grammar('start: loop\nloop: "a" loop', vocab)
 
 
 @pytest.mark.parametrize(

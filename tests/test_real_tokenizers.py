@@ -22,7 +22,6 @@ def tokenizer_and_vocab(request):
     return tokenizer, Vocabulary.from_tokenizer(tokenizer)
 
 
-
 def walk(matcher, ids: list[int], vocab: Vocabulary) -> bool:
     """Whether every token is in the mask when it is consumed and the end token closes."""
     mask = vocab.allocate_bitmask()
