@@ -285,6 +285,41 @@ def _undeclared_value(builder: GrammarBuilder, shape: ObjectShape) -> Node:
     )
 
 
+class _States:
+    """The nonterminals of a member automaton's states, made on first reference and queued.
+
+    A state is ``(position, members so far, witnesses met)``; both member automata explore
+    only the states reachable from the start, in worklist order.
+    """
+
+    def __init__(self, builder: GrammarBuilder):
+        self._builder = builder
+        self._by_state: dict[tuple[int, int, int], NonTerminal] = {}
+        self.todo: list[tuple[int, int, int]] = []
+
+    def __call__(self, position: int, count: int, met: int) -> NonTerminal:
+        key = (position, count, met)
+        if key not in self._by_state:
+            self._by_state[key] = NonTerminal(self._builder.fresh("members"))
+            self.todo.append(key)
+        return self._by_state[key]
+
+    def pop(self) -> tuple[tuple[int, int, int], NonTerminal]:
+        key = self.todo.pop()
+        return key, self._by_state[key]
+
+
+def _count_bounds(shape: ObjectShape) -> tuple[int | None, int, int, int]:
+    """``(maxProperties, count cap, count that may end the object, all-witnesses-met mask)``.
+
+    The count is capped at ``maxProperties`` (exact) or, without one, at
+    ``max(minProperties, 1)``, which then means "at least".
+    """
+    low, high = shape.min_properties, shape.max_properties
+    cap = high if high is not None else max(low, 1)
+    return high, cap, max(low, 1), (1 << len(shape.witnesses)) - 1
+
+
 def _member_sequence(
     builder: GrammarBuilder,
     members: list[Member],
@@ -298,24 +333,13 @@ def _member_sequence(
     (meaning "at least"); the at-least-one bound is what the empty-object rule leaves.
     Once every witness is met, the undeclared members are a plain bounded repetition.
     """
-    low, high = shape.min_properties, shape.max_properties
-    cap = high if high is not None else max(low, 1)
-    final, complete = max(low, 1), (1 << len(shape.witnesses)) - 1
+    high, cap, final, complete = _count_bounds(shape)
     comma = builder.layout.comma(depth)
-    states: dict[tuple[int, int, int], NonTerminal] = {}
-    todo: list[tuple[int, int, int]] = []
-
-    def state(i: int, count: int, met: int) -> NonTerminal:
-        if (i, count, met) not in states:
-            states[(i, count, met)] = NonTerminal(builder.fresh("members"))
-            todo.append((i, count, met))
-        return states[(i, count, met)]
-
+    state = _States(builder)
     any_extra = _any_of(builder, [nt for nt, _ in extras])
     start = state(0, 0, 0)
-    while todo:
-        i, count, met = todo.pop()
-        nt = states[(i, count, met)]
+    while state.todo:
+        (i, count, met), nt = state.pop()
         separator = (comma,) if count > 0 else ()
         room = high is None or count < high
         if i < len(members):
@@ -347,25 +371,14 @@ def _any_order_sequence(
     is met. There are up to ``2**len(members)`` key sets, which is why only small shapes
     come here.
     """
-    low, high = shape.min_properties, shape.max_properties
-    cap = high if high is not None else max(low, 1)
-    final, complete = max(low, 1), (1 << len(shape.witnesses)) - 1
+    high, cap, final, complete = _count_bounds(shape)
     needed = sum(1 << i for i, (_, required) in enumerate(members) if required)
     comma = builder.layout.comma(depth)
-    states: dict[tuple[int, int, int], NonTerminal] = {}
-    todo: list[tuple[int, int, int]] = []
-
-    def state(used: int, count: int, met: int) -> NonTerminal:
-        if (used, count, met) not in states:
-            states[(used, count, met)] = NonTerminal(builder.fresh("members"))
-            todo.append((used, count, met))
-        return states[(used, count, met)]
-
+    state = _States(builder)
     start = state(0, 0, 0)
-    while todo:
-        used, count, met = todo.pop()
+    while state.todo:
+        (used, count, met), nt = state.pop()
         builder.ctx.budget.check_time(shape.pointer)
-        nt = states[(used, count, met)]
         if used & needed == needed and count >= final and met == complete:
             builder.rule(nt)
         if high is not None and count >= high:
