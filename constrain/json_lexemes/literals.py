@@ -51,13 +51,7 @@ def literals_dfa(values: Collection[str]) -> ByteDFA:
     distinct = list(dict.fromkeys(values))
     if len(distinct) == 1:
         return _single_literal_dfa(distinct[0])
-    builder = _SpellingTrie()
-    for value in distinct:
-        node = builder.after_quote
-        for char in value:
-            node = builder.add_character(node, char)
-        builder.end(node)
-    return builder.dfa()
+    return _spelling_trie(distinct).dfa()
 
 
 def other_literals_dfa(values: Collection[str], universe: ByteDFA) -> ByteDFA:
@@ -68,13 +62,18 @@ def other_literals_dfa(values: Collection[str], universe: ByteDFA) -> ByteDFA:
     spelled = [value for value in dict.fromkeys(values) if _is_unicode(value)]
     if not spelled:
         return universe
-    builder = _SpellingTrie()
-    for value in spelled:
-        node = builder.after_quote
+    return _spelling_trie(spelled).graft(universe)
+
+
+def _spelling_trie(values: Collection[str]) -> _SpellingTrie:
+    """The trie of every spelling of the quoted literals of ``values``."""
+    trie = _SpellingTrie()
+    for value in values:
+        node = trie.after_quote
         for char in value:
-            node = builder.add_character(node, char)
-        builder.end(node)
-    return builder.graft(universe)
+            node = trie.add_character(node, char)
+        trie.end(node)
+    return trie
 
 
 def _single_literal_dfa(value: str) -> ByteDFA:
