@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -210,6 +211,12 @@ def _minimize(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.
     rounds stay cheap; large deep ones (long chains from bounded repeats) are finished by
     Hopcroft's algorithm, whose cost does not grow with the depth but whose Python loop is
     slow per state.
+
+    The refinement starts from acceptance and the set of symbols a state has transitions
+    on: in a trimmed table a missing transition means an empty derivative, which
+    equivalent states share, so this partition is still coarser than equivalence; it
+    separates at once the states of a chain that differ in the next symbol (a spelled-out
+    literal), which the rounds would otherwise tell apart only one step per round.
     """
     n = len(accepting)
     if n <= 1:
@@ -217,16 +224,13 @@ def _minimize(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.
     _, distinct_columns = np.unique(_row_ids(table.T), return_index=True)
     columns = table[:, distinct_columns]  # bytes that act alike everywhere are one symbol
     complete = np.vstack([np.where(columns >= 0, columns, n), np.full((1, columns.shape[1]), n)])
-    block = np.append(accepting, False).astype(np.int64)
-    count = len(np.unique(block))
+    initial = _row_ids(np.column_stack([np.append(accepting, False), complete != n]))
     rounds = max(_MOORE_ROUNDS, _MOORE_WORK // complete.size)  # small tables afford deep refinement
-    for _ in range(rounds):
-        block = _row_ids(np.column_stack([block, block[complete]]))
-        if block.max() + 1 == count:
-            break
-        count = block.max() + 1
-    else:
-        block = _hopcroft(complete, block)
+    block = _moore(complete, initial, rounds, _hashed_round)
+    if block is not None and not _is_stable(complete, initial, block):
+        block = _moore(complete, initial, rounds, _exact_round)  # a hash collision merged too much
+    if block is None:
+        block = _hopcroft(complete, initial)
     _, first, block = np.unique(block[:n], return_index=True, return_inverse=True)
     if len(first) == n:
         return table, accepting
@@ -238,6 +242,43 @@ def _minimize(table: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.
     return np.where(representatives >= 0, block[representatives], -1), accepting[first[order]]
 
 
+def _moore(complete: np.ndarray, block: np.ndarray, rounds: int, refine) -> np.ndarray | None:
+    """Moore's rounds from the partition ``block`` until one splits nothing (None: out of rounds)."""
+    count = int(block.max()) + 1
+    for _ in range(rounds):
+        block = refine(complete, block)
+        if block.max() + 1 == count:
+            return block
+        count = int(block.max()) + 1
+    return None
+
+
+def _hashed_round(complete: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """One round, grouping states by a hash of (block, successors' blocks), unverified.
+
+    A collision can only merge groups, never split one, so the partition stays coarser
+    than equivalence; ``_is_stable`` then tells whether it went too far.
+    """
+    weights = _hash_weights(complete.shape[1] + 1)
+    hashes = block.astype(np.uint64) * weights[0]
+    hashes += (block[complete].astype(np.uint64) * weights[1:]).sum(axis=1, dtype=np.uint64)
+    return np.ravel(np.unique(hashes, return_inverse=True)[1])
+
+
+def _exact_round(complete: np.ndarray, block: np.ndarray) -> np.ndarray:
+    return _row_ids(np.column_stack([block, block[complete]]))
+
+
+def _is_stable(complete: np.ndarray, initial: np.ndarray, block: np.ndarray) -> bool:
+    """Whether the states of each group agree on ``initial`` and on their successors' groups.
+
+    Such a partition is a bisimulation refining acceptance: its groups are equivalent states.
+    """
+    rows = np.column_stack([initial, block[complete]])
+    _, first = np.unique(block, return_index=True)
+    return bool(np.array_equal(rows, rows[first[block]]))
+
+
 def _row_ids(rows: np.ndarray) -> np.ndarray:
     """Dense ids numbering the distinct rows of an integer matrix (equal rows, equal ids).
 
@@ -245,13 +286,20 @@ def _row_ids(rows: np.ndarray) -> np.ndarray:
     grouping is then verified exactly and redone by sorting in the (unlikely) event of a
     hash collision.
     """
-    weights = np.random.default_rng(rows.shape[1]).integers(1, 2**63, size=rows.shape[1], dtype=np.uint64)
-    hashes = (rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    hashes = (rows.astype(np.uint64) * _hash_weights(rows.shape[1])).sum(axis=1, dtype=np.uint64)
     _, first, ids = np.unique(hashes, return_index=True, return_inverse=True)
     ids = np.ravel(ids)
     if np.array_equal(rows, rows[first[ids]]):
         return ids
     return np.ravel(np.unique(rows, axis=0, return_inverse=True)[1])
+
+
+@lru_cache(maxsize=512)
+def _hash_weights(n_columns: int) -> np.ndarray:
+    """Fixed random weights per column count (drawing them anew costs more than hashing)."""
+    weights = np.random.default_rng(n_columns).integers(1, 2**63, size=n_columns, dtype=np.uint64)
+    weights.flags.writeable = False
+    return weights
 
 
 def _hopcroft(complete: np.ndarray, block: np.ndarray) -> np.ndarray:
@@ -296,47 +344,91 @@ def _hopcroft(complete: np.ndarray, block: np.ndarray) -> np.ndarray:
 
 
 def _product(a: ByteDFA, b: ByteDFA, mode: Literal["and", "or", "minus"]) -> ByteDFA:
-    """Breadth-first product over the reachable pairs; a missing side is a dead sink."""
+    """Breadth-first product over the reachable pairs; a missing side is a dead sink.
+
+    A pair ``(p, q)`` is coded ``p * width + q``. It runs over byte classes (bytes on which
+    both automata act alike), and a level whose frontier is small is stepped in Python:
+    automata with long chains (spelled-out literals, counted lengths) have many tiny
+    levels, where numpy's per-call cost dominates.
+    """
     na, nb = a.n_states, b.n_states
-    ta = np.vstack([np.where(a.transitions >= 0, a.transitions, na), np.full((1, 256), na)])
-    tb = np.vstack([np.where(b.transitions >= 0, b.transitions, nb), np.full((1, 256), nb)])
-    acc_a, acc_b = np.append(a.accepting, False), np.append(b.accepting, False)
-    width = nb + 1
-
-    def dead(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-        if mode == "and":
-            return (p == na) | (q == nb)
-        if mode == "or":
-            return (p == na) & (q == nb)
-        return p == na
-
-    if dead(np.int64(0), np.int64(0)):
+    if mode != "or" and (na == 0 or (mode == "and" and nb == 0)):
         return _EMPTY
+    joint = np.vstack([a.transitions, b.transitions]).T
+    _, representative, byte_class = np.unique(_row_ids(joint), return_index=True, return_inverse=True)
+    k = len(representative)
+    width = nb + 1
+    ta, tb, dead = _product_tables(a, b, mode, representative)
+    if dead == 0:
+        return _EMPTY
+    rows_a, rows_b = ta.tolist(), tb.tolist()
     ids = {0: 0}
-    rows = []
-    frontier = np.array([0], dtype=np.int64)
-    while frontier.size:
-        p, q = np.divmod(frontier, width)
-        pn, qn = ta[p], tb[q]
-        codes = np.where(dead(pn, qn), -1, pn.astype(np.int64) * width + qn)
-        rows.append(codes)
-        fresh = [c for c in np.unique(codes).tolist() if c >= 0 and c not in ids]
+    levels: list[np.ndarray] = []
+    small: list[list[int]] = []  # rows of Python-stepped levels not yet stacked
+    frontier = [0]
+    while frontier:
+        if len(frontier) * k <= _PYTHON_LEVEL_CELLS:
+            level = [
+                [x * width + y for x, y in zip(rows_a[p], rows_b[q], strict=True)]
+                for p, q in (divmod(code, width) for code in frontier)
+            ]
+            small += level
+            reached = (c for row in level for c in row if c >= 0 and c != dead and c not in ids)
+            fresh = list(dict.fromkeys(reached))
+        else:
+            if small:
+                levels.append(np.array(small, dtype=np.int64).reshape(-1, k))
+                small = []
+            p, q = np.divmod(np.array(frontier, dtype=np.int64), width)
+            codes = ta[p] * width + tb[q]
+            levels.append(codes)
+            fresh = [c for c in np.unique(codes).tolist() if c >= 0 and c != dead and c not in ids]
         for code in fresh:
             ids[code] = len(ids)
-        frontier = np.array(fresh, dtype=np.int64)
-    codes = np.vstack(rows)
+        frontier = fresh
+    if small:
+        levels.append(np.array(small, dtype=np.int64).reshape(-1, k))
+    codes = np.vstack(levels)
+    codes[(codes < 0) | (codes == dead)] = -1
     known = np.array(sorted(ids))
     id_of = np.array([ids[c] for c in known.tolist()])
     table = np.where(codes >= 0, id_of[np.searchsorted(known, np.maximum(codes, 0))], -1)
     pairs = np.array(list(ids))  # insertion order = state order
     p, q = np.divmod(pairs, width)
+    acc_a, acc_b = np.append(a.accepting, False), np.append(b.accepting, False)
     if mode == "and":
         accepting = acc_a[p] & acc_b[q]
     elif mode == "or":
         accepting = acc_a[p] | acc_b[q]
     else:
         accepting = acc_a[p] & ~acc_b[q]
-    return _normalized(table, accepting)
+    return _normalized(table[:, np.ravel(byte_class)], accepting)
+
+
+_PYTHON_LEVEL_CELLS = 256  # below this many (pair, class) cells a level is cheaper in Python
+
+
+def _product_tables(
+    a: ByteDFA, b: ByteDFA, mode: str, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """int64 tables over the byte classes ``columns``, with a dead sink row, and the dead code.
+
+    Missing transitions go to the sink (``n_states``). Where a dead side kills the pair
+    (either side for "and", the left one for "minus") the sink is renumbered so that every
+    code it enters is negative; "or" dies only in the one pair of both sinks, whose code
+    is returned (-1 for the others, which no code equals).
+    """
+    na, nb = a.n_states, b.n_states
+    width = nb + 1
+    ta = np.vstack([np.where(a.transitions >= 0, a.transitions, na), np.full((1, 256), na)])
+    tb = np.vstack([np.where(b.transitions >= 0, b.transitions, nb), np.full((1, 256), nb)])
+    ta, tb = ta[:, columns].astype(np.int64), tb[:, columns].astype(np.int64)
+    if mode == "or":
+        return ta, tb, na * width + nb
+    ta[ta == na] = -1  # -width + q < 0 for every q <= nb
+    if mode == "and":
+        tb[tb == nb] = -(na + 1) * width  # p * width - (na + 1) * width < 0 for every p <= na
+    return ta, tb, -1
 
 
 def _concat(a: ByteDFA, b: ByteDFA) -> ByteDFA:
@@ -657,7 +749,10 @@ def _compile(pattern: str, dialect: str, search: bool, budget: _Budget) -> ByteD
     return _expand_utf8(table, accepting, alphabet, budget)
 
 
-_CACHE: OrderedDict[tuple, ByteDFA] = OrderedDict()
+# (pattern, dialect, search) -> (the smallest max_states it compiled within, its DFA). The
+# limits only ever raise, so a pattern that compiled within a budget compiles to the same
+# automaton within any larger one.
+_CACHE: OrderedDict[tuple, tuple[int, ByteDFA]] = OrderedDict()
 _CACHE_SIZE = 1024
 
 
@@ -674,17 +769,18 @@ def compile_regex_dfa(
     ``search=False``: strings the pattern fully matches (``re.fullmatch``); ``search=True``:
     strings in which it matches somewhere (``re.search``). Raises GrammarError for bad or
     unsupported patterns and CompileBudgetError past ``max_states`` or ``deadline``
-    (a ``time.monotonic()`` value). Results are cached per (pattern, dialect, search, max_states).
+    (a ``time.monotonic()`` value). Results are cached per (pattern, dialect, search).
     """
-    key = (pattern, dialect, search, max_states)
-    if key in _CACHE:
+    key = (pattern, dialect, search)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] <= max_states:
         _CACHE.move_to_end(key)
-        return _CACHE[key]
+        return cached[1]
     try:
         dfa = _compile(pattern, dialect, search, _Budget(pattern, max_states, deadline))
     except RecursionError:
         raise GrammarError(f"regex {abbreviate(pattern)} is nested too deeply") from None
-    _CACHE[key] = dfa
+    _CACHE[key] = (max_states, dfa)  # a smaller budget than the cached one's, or none cached
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return dfa

@@ -68,7 +68,8 @@ def normalize(grammar: Grammar, *, budget_seconds: float = 10.0) -> NormalGramma
     rules = _split_empty_terminals(grammar.rules, dfa)
     _check_defined(rules, grammar.start)
     rules = _useful_rules(rules, grammar.start, dfa)
-    terminals = tuple(dict.fromkeys(s for r in rules for s in r.rhs if isinstance(s, Terminal)))
+    symbols = _distinct_symbols(rules)
+    terminals = tuple(dict.fromkeys(s for s in symbols.values() if isinstance(s, Terminal)))
     ignore_terminals = tuple(t for t in dict.fromkeys(grammar.ignore) if t not in terminals)
     all_terminals = terminals + ignore_terminals
     dfas = [dfa(t).without_empty() for t in all_terminals]
@@ -77,12 +78,12 @@ def normalize(grammar: Grammar, *, budget_seconds: float = 10.0) -> NormalGramma
     terminal_ids = {t: i for i, t in enumerate(all_terminals)}
     nonterminals = tuple(dict.fromkeys([START, *(r.lhs for r in rules)]))
     nonterminal_ids = {name: len(all_terminals) + i for i, name in enumerate(nonterminals)}
-
-    def symbol_id(symbol: Terminal | NonTerminal) -> int:
-        return terminal_ids[symbol] if isinstance(symbol, Terminal) else nonterminal_ids[symbol.name]
-
+    symbol_ids = {
+        key: terminal_ids[s] if isinstance(s, Terminal) else nonterminal_ids[s.name]
+        for key, s in symbols.items()
+    }
     productions = [(nonterminal_ids[START], (nonterminal_ids[grammar.start],))]
-    productions += [(nonterminal_ids[r.lhs], tuple(symbol_id(s) for s in r.rhs)) for r in rules]
+    productions += [(nonterminal_ids[r.lhs], tuple([symbol_ids[id(s)] for s in r.rhs])) for r in rules]
     ignore = frozenset(terminal_ids[t] for t in grammar.ignore if not dfas[terminal_ids[t]].is_empty)
     return NormalGrammar(
         terminal_names=tuple(t.name for t in all_terminals),
@@ -94,6 +95,22 @@ def normalize(grammar: Grammar, *, budget_seconds: float = 10.0) -> NormalGramma
     )
 
 
+def _distinct_symbols(rules: tuple[Rule, ...]) -> dict[int, Terminal | NonTerminal]:
+    """The symbol objects of the right-hand sides by identity, in order of first use.
+
+    Grammars reuse a few symbol objects many times over; a question about a symbol is
+    answered once per object, and each occurrence then costs one look-up by ``id``
+    instead of hashing a dataclass. (The rules keep the objects alive, so ids are stable.)
+    """
+    return {id(s): s for rule in rules for s in rule.rhs}
+
+
+def _terminal_ids_where(rules: tuple[Rule, ...], test: Callable[[Terminal], bool]) -> set[int]:
+    """The ids of the terminal objects in ``rules`` that pass ``test``."""
+    symbols = _distinct_symbols(rules).items()
+    return {key for key, s in symbols if isinstance(s, Terminal) and test(s)}
+
+
 def _split_empty_terminals(rules: tuple[Rule, ...], dfa: TerminalDFAs) -> tuple[Rule, ...]:
     """Replace a terminal that matches the empty string by an optional non-empty terminal.
 
@@ -102,23 +119,16 @@ def _split_empty_terminals(rules: tuple[Rule, ...], dfa: TerminalDFAs) -> tuple[
     """
     out: list[Rule] = []
     optional: dict[Terminal, NonTerminal] = {}
-    empty_ok: dict[int, bool] = {}  # by identity: hashing a Terminal hashes its whole pattern
-
-    def accepts_empty(symbol: Terminal | NonTerminal) -> bool:
-        if not isinstance(symbol, Terminal):
-            return False
-        found = empty_ok.get(id(symbol))
-        if found is None:
-            found = empty_ok[id(symbol)] = dfa(symbol).accepts_empty
-        return found
-
+    empty_ok = _terminal_ids_where(rules, lambda terminal: dfa(terminal).accepts_empty)
+    if not empty_ok:
+        return rules
     for rule in rules:
-        if not any(accepts_empty(symbol) for symbol in rule.rhs):
+        if empty_ok.isdisjoint(map(id, rule.rhs)):
             out.append(rule)
             continue
         rhs = []
         for symbol in rule.rhs:
-            if isinstance(symbol, Terminal) and dfa(symbol).accepts_empty:
+            if id(symbol) in empty_ok:
                 if symbol not in optional:
                     optional[symbol] = NonTerminal(f"{symbol.name}?")
                     non_empty = Terminal(symbol.name, dfa(symbol).without_empty())
@@ -146,8 +156,8 @@ def _useful_rules(rules: tuple[Rule, ...], start: str, dfa: TerminalDFAs) -> tup
     its distinct nonterminals not yet known productive, and reachability follows an
     index of the rules by left-hand side.
     """
-    empty = {t for t in {s for r in rules for s in r.rhs if isinstance(s, Terminal)} if dfa(t).is_empty}
-    usable = [not any(s in empty for s in r.rhs) for r in rules]
+    empty = _terminal_ids_where(rules, lambda terminal: dfa(terminal).is_empty)
+    usable = [empty.isdisjoint(map(id, r.rhs)) for r in rules] if empty else [True] * len(rules)
     needs = [{s.name for s in r.rhs if isinstance(s, NonTerminal)} for r in rules]
     waiting = [len(names) for names in needs]
     users: dict[str, list[int]] = {}

@@ -26,6 +26,7 @@ import regex
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from constrain import byte_dfa
 from constrain.byte_dfa import ByteDFA, compile_regex_dfa
 from constrain.charset import CodepointSet
 from constrain.errors import CompileBudgetError, GrammarError
@@ -380,6 +381,44 @@ def test_set_operations_agree_with_membership(p, q, text):
     }
     for name, dfa in set_operation_results(p, q).items():
         assert dfa.matches(text.encode()) == expected[name], name
+
+
+@pytest.mark.parametrize("python_cells", [0, 10**9])  # every level in numpy / in Python
+def test_product_levels_agree_in_numpy_and_in_python(monkeypatch, python_cells):
+    monkeypatch.setattr(byte_dfa, "_PYTHON_LEVEL_CELLS", python_cells)
+    for p in SET_PATTERNS:
+        for q in SET_PATTERNS[::3]:
+            a, b = compile_regex_dfa(p), compile_regex_dfa(q)
+            expected = set_operation_results(p, q)  # built with the default mix of levels
+            for name, dfa in (
+                ("intersect", a.intersect(b)),
+                ("union", a.union(b)),
+                ("difference", a.difference(b)),
+            ):
+                assert_trimmed_and_minimal(dfa)
+                other = expected[name]
+                assert dfa.difference(other).is_empty and other.difference(dfa).is_empty, (p, q, name)
+
+
+def test_minimization_survives_hash_collisions(monkeypatch):
+    """With every row hashing alike, Moore's hashed rounds merge too much; the stability
+    check notices and the exact rounds redo the refinement."""
+    zero_weights = functools.cache(lambda n: np.zeros(n, dtype=np.uint64))
+    monkeypatch.setattr(byte_dfa, "_hash_weights", zero_weights)
+    for p, q in [(r"[a-c]+", r"a*b"), ("\u00e9|\u65e5+", r"(?:ab)*"), (r"\w", r"[^a]*")]:
+        union = compile_regex_dfa(p).union(compile_regex_dfa(q))
+        assert_trimmed_and_minimal(union)
+        for text in ["", "a", "ab", "abab", "b", "\u00e9", "\u65e5\u65e5", "c", "ba"]:
+            assert union.matches(text.encode()) == bool(re.fullmatch(p, text) or re.fullmatch(q, text))
+
+
+def test_a_pattern_compiled_within_a_budget_is_reused_within_larger_ones():
+    small = compile_regex_dfa(r"[a-f]{3}x", max_states=100)
+    assert compile_regex_dfa(r"[a-f]{3}x", max_states=1000) is small
+    large = compile_regex_dfa(r"(?:ab){30}", max_states=20_000)
+    with pytest.raises(CompileBudgetError, match="max_states=50 NFA"):
+        compile_regex_dfa(r"(?:ab){30}", max_states=50)  # a smaller budget is still enforced
+    assert compile_regex_dfa(r"(?:ab){30}", max_states=30_000) is large
 
 
 def test_empty_language_and_literals():

@@ -2,7 +2,12 @@
 
 from constrain.json_lexemes.formats import format_dfa
 from constrain.json_lexemes.numbers import json_integer_dfa, json_number_dfa
-from constrain.json_lexemes.strings import json_string_dfa, json_string_encodings, json_string_literal_dfa
+from constrain.json_lexemes.strings import (
+    json_string_dfa,
+    json_string_encodings,
+    json_string_literal_dfa,
+    json_string_value_dfa,
+)
 
 __all__ = [
     "format_dfa",
@@ -11,4 +16,5 @@ __all__ = [
     "json_string_dfa",
     "json_string_encodings",
     "json_string_literal_dfa",
+    "json_string_value_dfa",
 ]

@@ -77,6 +77,62 @@ def trie_dfa(words: Iterable[bytes]) -> ByteDFA:
     return table_dfa(table, np.array([ends[node] for node in range(len(children))], dtype=np.bool_))
 
 
+def finite_words(dfa: ByteDFA, limit: int) -> list[bytes] | None:
+    """The words of ``dfa`` if its language is finite with at most ``limit`` words, else None.
+
+    Every state of a trimmed DFA is on a path to acceptance, so a cycle means infinitely
+    many words. Words are counted per state (capped past ``limit``) before any is spelled.
+    """
+    if dfa.is_empty:
+        return []
+    live = dfa.transitions >= 0
+    if live.sum(axis=1).max() > limit:
+        return None  # each edge of a trimmed DFA starts words of its own
+    sources, symbols = np.nonzero(live)
+    if len(sources) > _MAX_ENUMERATED_EDGES:
+        return None
+    out: list[list[tuple[int, int]]] = [[] for _ in range(dfa.n_states)]
+    for source, symbol, target in zip(
+        sources.tolist(), symbols.tolist(), dfa.transitions[sources, symbols].tolist(), strict=True
+    ):
+        out[source].append((symbol, target))
+    counts = _word_counts(out, dfa.accepting.tolist(), limit)
+    if counts is None or counts[0] > limit:
+        return None
+    words: list[bytes] = []
+    stack = [(0, b"")]
+    while stack:
+        state, prefix = stack.pop()
+        if dfa.accepting[state]:
+            words.append(prefix)
+        stack.extend((target, prefix + bytes([symbol])) for symbol, target in out[state])
+    return words
+
+
+_MAX_ENUMERATED_EDGES = 4096  # past this, spelling the words out would not pay
+
+
+def _word_counts(out: list[list[tuple[int, int]]], accepting: list[bool], limit: int) -> list[int] | None:
+    """Words accepted from each state (``limit + 1`` standing for more); None on a cycle."""
+    counts: list[int] = [-1] * len(out)  # -1: not reached, -2: on the current path
+    stack = [(0, 0)]
+    counts[0] = -2
+    while stack:
+        state, next_edge = stack.pop()
+        if next_edge < len(out[state]):
+            stack.append((state, next_edge + 1))
+            target = out[state][next_edge][1]
+            if counts[target] == -2:
+                return None
+            if counts[target] == -1:
+                counts[target] = -2
+                stack.append((target, 0))
+            continue
+        total = int(accepting[state]) + sum(counts[target] for _, target in out[state])
+        counts[state] = min(total, limit + 1)
+    return counts
+
+
 def check_deadline(deadline: float | None, what: str) -> None:
     if deadline is not None and time.monotonic() > deadline:
         raise CompileBudgetError(f"{what} exceeded its compile deadline")

@@ -26,6 +26,7 @@ and a low surrogate escape alone is rejected. Such texts decode to no Unicode st
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -87,9 +88,29 @@ def json_encodings(
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of a 2-D int array and, for each row, the index of its distinct row.
 
-    Much faster than ``np.unique(axis=0)``: columns are folded into one int64 key,
-    renumbered densely whenever the next column could overflow it.
+    Much faster than ``np.unique(axis=0)``: each row is hashed to one integer (a few
+    array operations, whatever the width), the grouping verified exactly, and on a
+    collision redone by folding the columns into exact keys (``_unique_rows_exact``).
     """
+    hashes = (rows.astype(np.uint64) * _hash_weights(rows.shape[1])).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    inverse = np.ravel(inverse)
+    distinct = rows[first]
+    if np.array_equal(rows, distinct[inverse]):
+        return distinct, inverse
+    return _unique_rows_exact(rows)
+
+
+@lru_cache(maxsize=64)
+def _hash_weights(n_columns: int) -> np.ndarray:
+    weights = np.random.default_rng(n_columns).integers(1, 2**63, size=n_columns, dtype=np.uint64)
+    weights.flags.writeable = False
+    return weights
+
+
+def _unique_rows_exact(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``unique_rows`` by exact keys: columns folded into one int64 key, renumbered densely
+    whenever the next column could overflow it."""
     key = np.zeros(len(rows), dtype=np.int64)
     key_bound = 1
     for column in rows.T:

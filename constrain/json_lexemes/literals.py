@@ -136,8 +136,7 @@ def departures_dfa(pieces: Collection[tuple[str, bool]], universe: ByteDFA, *, o
             builder.end(node)
         else:
             builder.accepting.add(node)  # graft cuts the edges into an "accepting" node
-    grafted = builder.graft(universe)
-    return grafted if open_quote else grafted.after(b'"')
+    return builder.graft(universe, start=0 if open_quote else builder.after_quote)
 
 
 @lru_cache(maxsize=4096)
@@ -167,8 +166,9 @@ def _is_unicode(value: str) -> bool:
     return True
 
 
-def character_spellings(char: str) -> list[Spelling]:
-    """Every way JSON writes ``char`` inside a string literal."""
+@lru_cache(maxsize=4096)
+def character_spellings(char: str) -> tuple[Spelling, ...]:
+    """Every way JSON writes ``char`` inside a string literal (cached: keys share characters)."""
     code = ord(char)
     spellings: list[Spelling] = []
     if code >= 0x20 and code not in MUST_ESCAPE:
@@ -180,7 +180,7 @@ def character_spellings(char: str) -> list[Spelling]:
     else:
         high, low = divmod(code - 0x10000, 0x400)
         spellings.append(_unicode_escape(0xD800 + high) + _unicode_escape(0xDC00 + low))
-    return spellings
+    return tuple(spellings)
 
 
 def _unicode_escape(code: int) -> Spelling:
@@ -188,52 +188,53 @@ def _unicode_escape(code: int) -> Spelling:
 
 
 class _SpellingTrie:
-    """Nodes with edges labelled by byte classes; node 0 is before the opening quote."""
+    """Nodes with edges labelled by byte classes; node 0 is before the opening quote.
+
+    Every edge leads to a newer node (a character's node is made after the inner nodes
+    of its spellings), so the nodes in reverse order of creation are a post-order.
+    """
 
     def __init__(self) -> None:
-        self.edges: list[dict[bytes, int]] = [{}, {}]
-        # (characters read, bytes into the current spelling): every edge raises it, so
-        # sorting by it orders the nodes topologically.
-        self.rank: list[tuple[int, int]] = [(-1, 0), (0, 0)]
+        self.edges: list[dict[bytes, int]] = [{b'"': 1}, {}]
         self.accepting: set[int] = set()
         self.after_quote = 1
-        self.edges[0][b'"'] = self.after_quote
         self._decoded: dict[tuple[int, str], int] = {}  # (node, character) -> node after it
-
-    def _new(self, rank: tuple[int, int]) -> int:
-        self.edges.append({})
-        self.rank.append(rank)
-        return len(self.edges) - 1
 
     def add_character(self, node: int, char: str) -> int:
         """The node after ``char`` read from ``node``, adding its spellings the first time."""
-        if (node, char) in self._decoded:
-            return self._decoded[(node, char)]
-        target = self._new((self.rank[node][0] + 1, 0))
-        self._decoded[(node, char)] = target
+        found = self._decoded.get((node, char))
+        if found is not None:
+            return found
+        edges = self.edges
+        last_steps = []
         for spelling in character_spellings(char):
             at = node
             for label in spelling[:-1]:
-                at = self.edges[at][label] if label in self.edges[at] else self._step(at, label)
-            assert self.edges[at].get(spelling[-1], target) == target, "spellings must be prefix-free"
-            self.edges[at][spelling[-1]] = target
+                step = edges[at].get(label)
+                if step is None:
+                    step = edges[at][label] = len(edges)
+                    edges.append({})
+                at = step
+            last_steps.append((at, spelling[-1]))
+        target = len(edges)
+        edges.append({})
+        for at, label in last_steps:
+            assert label not in edges[at], "spellings must be prefix-free"
+            edges[at][label] = target
+        self._decoded[(node, char)] = target
         return target
-
-    def _step(self, node: int, label: bytes) -> int:
-        characters, progress = self.rank[node]
-        self.edges[node][label] = self._new((characters, progress + 1))
-        return self.edges[node][label]
 
     def end(self, node: int) -> None:
         """``node`` ends a value: the closing quote leads to the accepting node."""
         if b'"' not in self.edges[node]:
-            closed = self._new((self.rank[node][0] + 1, 0))
+            closed = len(self.edges)
+            self.edges.append({})
             self.accepting.add(closed)
             self.edges[node][b'"'] = closed
 
-    def _post_order(self) -> list[int]:
+    def _post_order(self) -> range:
         """Every node after all of its successors (all nodes are reachable from the start)."""
-        return sorted(range(len(self.edges)), key=self.rank.__getitem__, reverse=True)
+        return range(len(self.edges) - 1, -1, -1)
 
     def dfa(self) -> ByteDFA:
         """The minimal DFA: equivalent nodes merged bottom-up, numbered from the start.
@@ -243,23 +244,21 @@ class _SpellingTrie:
         built without it (``_single_literal_dfa``); the tests compare the sizes with the
         general construction.
         """
-        canonical: dict[int, int] = {}
+        canonical = [0] * len(self.edges)
         signatures: dict[tuple, int] = {}
         representatives: list[int] = []
         for node in self._post_order():
-            by_target: dict[int, bytes] = {}
-            for label, target in self.edges[node].items():
-                by_target[canonical[target]] = by_target.get(canonical[target], b"") + label
-            signature = (node in self.accepting, tuple(sorted(by_target.items())))
-            if signature not in signatures:
-                signatures[signature] = len(representatives)
+            signature = (node in self.accepting, _edge_signature(self.edges[node], canonical))
+            found = signatures.get(signature)
+            if found is None:
+                found = signatures[signature] = len(representatives)
                 representatives.append(node)
-            canonical[node] = signatures[signature]
+            canonical[node] = found
         # Renumber so that the start (the last node finished) is state 0.
         start = canonical[0]
         order = [start, *(c for c in range(len(representatives)) if c != start)]
         rank = {old: new for new, old in enumerate(order)}
-        state_of = [rank[canonical[node]] for node in range(len(self.edges))]
+        state_of = [rank[c] for c in canonical]
         return self._table_dfa([representatives[c] for c in order], state_of)
 
     def _table_dfa(self, rows: list[int], state_of: list[int]) -> ByteDFA:
@@ -275,38 +274,42 @@ class _SpellingTrie:
         accepting = np.array([node in self.accepting for node in rows], dtype=np.bool_)
         return ByteDFA(table, accepting)
 
-    def graft(self, universe: ByteDFA) -> ByteDFA:
+    def graft(self, universe: ByteDFA, *, start: int = 0) -> ByteDFA:
         """The universe's literals except this trie's: see the module docstring.
 
         A trie node's row is its universe state's row with the trie's edges written over
         it (a cut closing quote as no edge), so (universe state, edges by successor class)
-        identifies the row without building it.
+        identifies the row without building it. ``start=after_quote`` gives what follows
+        the opening quote instead (node 0 is left out: nothing leads back to it).
         """
         below = universe.transitions
-        post_order = self._post_order()
-        universe_state = self._universe_states(below, post_order)
-        canonical: dict[int, int] = {}  # trie node -> its class (-1: an excluded value's end)
+        universe_state = self._universe_states(universe)
+        canonical = [0] * len(self.edges)  # trie node -> its class (-1: an excluded value's end)
         representatives: list[int] = []  # class -> its first node
         signatures: dict[tuple, int] = {}
-        for node in post_order:
+        for node in self._post_order():
+            if node < start:
+                break
             if node in self.accepting:
                 canonical[node] = -1
                 continue
-            by_target: dict[int, bytes] = {}
-            for label, target in self.edges[node].items():
-                by_target[canonical[target]] = by_target.get(canonical[target], b"") + label
-            signature = (universe_state[node], tuple(sorted(by_target.items())))
-            if signature not in signatures:
-                signatures[signature] = len(representatives)
+            signature = (universe_state[node], _edge_signature(self.edges[node], canonical))
+            found = signatures.get(signature)
+            if found is None:
+                found = signatures[signature] = len(representatives)
                 representatives.append(node)
-            canonical[node] = signatures[signature]
-        # States: the trie classes, the start's first, then the universe's states after them.
+            canonical[node] = found
+        # States: the trie classes, the start's first, then the universe's states after them,
+        # its start last (nothing leads back to it, so dropping it renumbers nothing).
         k = len(representatives)
-        start = canonical[0]
-        state_of_class = [0 if c == start else c + 1 if c < start else c for c in range(k)]
-        table = np.full((k + len(below), 256), -1, dtype=np.int32)
-        table[k:] = np.where(below >= 0, below + k, -1)
-        table[state_of_class] = table[k + np.array([universe_state[node] for node in representatives])]
+        first = canonical[start]
+        state_of_class = [0 if c == first else c + 1 if c < first else c for c in range(k)]
+        order = np.roll(np.arange(len(below)), -1)
+        position = np.empty(len(below), dtype=np.int32)
+        position[order] = k + np.arange(len(below), dtype=np.int32)
+        table = np.empty((k + len(below), 256), dtype=np.int32)
+        table[k:] = np.where(below >= 0, position[below], -1)[order]
+        table[state_of_class] = table[position[[universe_state[node] for node in representatives]]]
         sources, columns, targets = [], [], []
         for cls, node in enumerate(representatives):
             for label, target in self.edges[node].items():
@@ -314,18 +317,39 @@ class _SpellingTrie:
                 columns += label
                 targets += [-1 if canonical[target] < 0 else state_of_class[canonical[target]]] * len(label)
         table[sources, columns] = targets
-        accepting = np.concatenate([np.zeros(k, dtype=np.bool_), universe.accepting])
+        accepting = np.concatenate([np.zeros(k, dtype=np.bool_), universe.accepting[order]])
         return _without_unreachable_universe(table, accepting, k)
 
-    def _universe_states(self, below: np.ndarray, post_order: list[int]) -> dict[int, int]:
+    def _universe_states(self, universe: ByteDFA) -> list[int]:
         """The universe's state after the bytes leading to each trie node."""
-        states = {0: 0}
-        for node in reversed(post_order):  # every node after its predecessors
-            for label, target in self.edges[node].items():
-                step = {int(below[states[node], byte]) for byte in label}
-                assert len(step) == 1 and -1 not in step, "a byte class must act as one symbol"
-                states[target] = step.pop()
+        rows = _rows(universe)
+        states = [0] * len(self.edges)
+        for node, out in enumerate(self.edges):  # every node after its predecessors
+            row = rows[states[node]]
+            for label, target in out.items():
+                step = row[label[0]]
+                assert step >= 0 and (len(label) == 1 or all(row[b] == step for b in label)), (
+                    "a byte class must act as one symbol"
+                )
+                states[target] = step
         return states
+
+
+def _edge_signature(edges: dict[bytes, int], canonical: list[int]) -> tuple:
+    """A node's edges as (successor class, its bytes) pairs in a canonical order."""
+    if len(edges) == 1:
+        ((label, target),) = edges.items()
+        return ((canonical[target], label),)
+    by_target: dict[int, bytes] = {}
+    for label, target in edges.items():
+        by_target[canonical[target]] = by_target.get(canonical[target], b"") + label
+    return tuple(sorted((cls, bytes(sorted(label))) for cls, label in by_target.items()))
+
+
+@lru_cache(maxsize=16)
+def _rows(dfa: ByteDFA) -> list[list[int]]:
+    """A (small, shared) automaton's table as lists, for stepping it byte by byte in Python."""
+    return dfa.transitions.tolist()
 
 
 def _without_unreachable_universe(table: np.ndarray, accepting: np.ndarray, k: int) -> ByteDFA:
@@ -334,13 +358,18 @@ def _without_unreachable_universe(table: np.ndarray, accepting: np.ndarray, k: i
     The trie states are all reachable, so the search runs over the universe's few states,
     seeded with those the trie leads to.
     """
+    head = table[:k]
+    entered = np.zeros(len(table), dtype=np.bool_)
+    entered[head[head >= k]] = True  # marking, not np.unique: no sort of the many copied cells
     seen = np.zeros(len(table), dtype=np.bool_)
     seen[:k] = True
-    frontier = np.unique(table[:k][table[:k] >= k])
+    frontier = np.flatnonzero(entered[k:]) + k
     while frontier.size:
         seen[frontier] = True
         found = table[frontier].ravel()
         frontier = np.unique(found[(found >= 0) & ~seen[np.maximum(found, 0)]])
+    if seen[:-1].all():  # at most the last state, the universe's start, is dropped
+        return ByteDFA(table if seen[-1] else table[:-1], accepting if seen[-1] else accepting[:-1])
     new_id = np.where(seen, np.cumsum(seen) - 1, -1)
     kept = table[seen]
     return ByteDFA(np.where(kept >= 0, new_id[kept], -1), accepting[seen])

@@ -223,11 +223,22 @@ def _key_classes(builder: GrammarBuilder, shape: ObjectShape) -> list[tuple[Byte
         keys = scalars.string_dfa(names)
         return keys.difference(scalars.string_dfa(Values(excluded))) if excluded else keys
 
+    def inside_of(region: ByteDFA, language: ByteDFA) -> ByteDFA:
+        """``region ∩ language``; the pattern's own (shared) automaton when ``region`` is every
+        undeclared key and no declared key matches, so that its escaping is shared too."""
+        if (
+            decoded
+            and region is keys
+            and not any(language.matches(k) for k in _utf8_keys(shape.declared_keys))
+        ):
+            return language
+        return region.intersect(language)
+
     def cut(regions: list[Region], language: ByteDFA, pattern: str | None, bit: int) -> list[Region]:
         split = []
         for matched, applies, region in regions:
             builder.ctx.budget.check_time(shape.pointer)
-            inside, outside = region.intersect(language), region.difference(language)
+            inside, outside = inside_of(region, language), region.difference(language)
             if not inside.is_empty:
                 split.append((matched | {pattern} if pattern else matched, applies | bit, inside))
             if not outside.is_empty:
@@ -255,6 +266,11 @@ def _key_classes(builder: GrammarBuilder, shape: ObjectShape) -> list[tuple[Byte
         if variants:
             classes.append((scalars.encoded(region, shape.pointer) if decoded else region, variants))
     return classes
+
+
+def _utf8_keys(keys: frozenset[str]) -> list[bytes]:
+    """The keys that are Unicode, as UTF-8 (a key with a lone surrogate is no decoded value)."""
+    return [key.encode("utf-8") for key in keys if _is_unicode(key)]
 
 
 def _single_key_class(

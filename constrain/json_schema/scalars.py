@@ -10,7 +10,9 @@ for strings; integers are the integer-valued plain decimals (``3`` and ``3.0``),
 draft-04 the plain digit strings (``3``).
 
 Automata are cached per formula, so emptiness checks made while simplifying and the
-terminals of the final grammar share the work.
+terminals of the final grammar share the work. A combination of ``StringAtom``s is
+computed on decoded values and escaped once (``json_string_value_dfa`` says why that is
+exact); its emptiness needs no escaping at all.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from constrain.json_lexemes import (
     json_number_dfa,
     json_string_dfa,
     json_string_encodings,
+    json_string_value_dfa,
 )
-from constrain.json_lexemes.automata import trie_dfa
+from constrain.json_lexemes.automata import finite_words, trie_dfa
 from constrain.json_lexemes.formats import FORMAT_REGEXES
-from constrain.json_lexemes.literals import departures_dfa, fragment_dfa, other_literals_dfa
+from constrain.json_lexemes.literals import departures_dfa, fragment_dfa, literals_dfa, other_literals_dfa
+from constrain.json_lexemes.utf8 import utf8_table
 from constrain.json_schema.context import Context
 from constrain.json_schema.nodes import (
     DIGITS_INTEGER,
@@ -50,6 +54,7 @@ from constrain.json_schema.nodes import (
 
 PLAIN_DECIMAL = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
 INTEGER_VALUED = r"-?(?:0|[1-9][0-9]*)(?:\.0+)?"
+_SPELLED_OUT = 128  # key classes of at most this many names (or all but them) are spelled out
 EMPTY_DFA = ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
 
 
@@ -89,19 +94,27 @@ class ScalarAutomata:
         self.ctx = ctx
         self._strings: dict[Formula, ByteDFA] = {}
         self._numbers: dict[Formula, ByteDFA] = {}
+        self._decoded: dict[Formula, ByteDFA] = {}
 
     # -- languages -----------------------------------------------------------------
 
     def string_dfa(self, formula: Formula) -> ByteDFA:
+        if formula not in self._strings and _quotes_once(formula):
+            decoded, deadline = self._string_values(formula), self.ctx.budget.deadline
+            self._strings[formula] = _located(
+                _pointer_of(formula), lambda: json_string_encodings(decoded, deadline=deadline)
+            )
         universe = _shared("string", TRUE, json_string_dfa)
-        return self._build(formula, self._strings, self._string_atom, universe, universe)
+        return self._build(formula, self._strings, self._string_atom, universe, universe, self.string_dfa)
 
     def number_dfa(self, formula: Formula) -> ByteDFA:
         universe = _shared("number", TRUE, json_number_dfa)
         plain = compile_regex_dfa(PLAIN_DECIMAL)
-        return self._build(formula, self._numbers, self._number_atom, universe, plain)
+        return self._build(formula, self._numbers, self._number_atom, universe, plain, self.number_dfa)
 
     def string_is_empty(self, formula: Formula) -> bool:
+        if _quotes_once(formula):
+            return self._string_values(formula).is_empty  # quoting keeps emptiness
         return self._is_empty(formula, self.string_dfa)
 
     def number_is_empty(self, formula: Formula) -> bool:
@@ -122,20 +135,21 @@ class ScalarAutomata:
         atom: Callable[[StringAtom | NumberAtom | Values], ByteDFA],
         universe: ByteDFA,
         complement_universe: ByteDFA,
+        build: Callable[[Formula], ByteDFA],
     ) -> ByteDFA:
+        """``formula``'s automaton from its parts' (``build``, which may take another route)."""
         if formula in cache:
             return cache[formula]
         self.ctx.budget.check_time(getattr(formula, "pointer", ""))
-
-        def build(part: Formula) -> ByteDFA:
-            return self._build(part, cache, atom, universe, complement_universe)
-
         if isinstance(formula, And):
-            dfa = universe
-            for part in formula.parts:
-                dfa = dfa.intersect(build(part))
+            # Every part's automaton lies within the universe already (atoms are typed
+            # lexemes, ``Not`` subtracts from a subset of it), so the universe only stands
+            # for the empty conjunction: intersecting with it would be a wasted product.
+            dfa = build(formula.parts[0]) if formula.parts else universe
+            for part in formula.parts[1:]:
                 if dfa.is_empty:
                     break
+                dfa = dfa.intersect(build(part))
         elif isinstance(formula, Or):
             dfa = _union_all([build(part) for part in formula.parts])
         elif isinstance(formula, Not):
@@ -144,6 +158,46 @@ class ScalarAutomata:
             dfa = atom(formula)
         cache[formula] = dfa
         return dfa
+
+    def _string_values(self, formula: Formula) -> ByteDFA:
+        """The decoded values (UTF-8 bytes) of a formula over ``StringAtom``s (``_quotes_once``)."""
+        if formula in self._decoded:
+            return self._decoded[formula]
+        self.ctx.budget.check_time(_pointer_of(formula))
+        every = _shared("utf-8", TRUE, lambda: ByteDFA(*utf8_table()))
+        if isinstance(formula, And):
+            dfa = self._string_values(formula.parts[0]) if formula.parts else every
+            for part in formula.parts[1:]:
+                if dfa.is_empty:
+                    break
+                dfa = dfa.intersect(self._string_values(part))
+        elif isinstance(formula, Or):
+            dfa = _union_all([self._string_values(part) for part in formula.parts])
+        elif isinstance(formula, Not):
+            dfa = every.difference(self._string_values(formula.part))
+        else:
+            assert isinstance(formula, StringAtom)
+            dfa = self._string_atom_values(formula)
+        self._decoded[formula] = dfa
+        return dfa
+
+    def _string_atom_values(self, atom: StringAtom) -> ByteDFA:
+        def build() -> ByteDFA:
+            return json_string_value_dfa(
+                min_length=atom.min_length,
+                max_length=atom.max_length,
+                pattern=atom.pattern,
+                format=atom.format,
+                deadline=self.ctx.budget.deadline,
+            )
+
+        try:
+            return _shared("string values", atom, lambda: _located(atom.pointer, build))
+        except UnsupportedSchemaError as error:
+            if error.keyword != "pattern":
+                raise
+            self.ctx.refuse_error(error, atom.pointer)
+            return self._string_atom_values(replace(atom, pattern=None))
 
     def _string_atom(self, atom: StringAtom | NumberAtom | Values) -> ByteDFA:
         if isinstance(atom, Values):
@@ -245,13 +299,27 @@ class ScalarAutomata:
         return compile_regex_dfa(pattern, "ecma", search=True)
 
     def encoded(self, decoded: ByteDFA, pointer: str) -> ByteDFA:
-        """The JSON string literals of the values of ``decoded``."""
+        """The JSON string literals of the values of ``decoded``.
+
+        Key classes are often a few names (a pattern like ``^id$``) or all names but a
+        few; those are spelled out (``literals``), much cheaper than escaping a decoded
+        automaton, and the same language.
+        """
         deadline = self.ctx.budget.deadline
-        return _shared(
-            "encoded",
-            decoded,
-            lambda: _located(pointer, lambda: json_string_encodings(decoded, deadline=deadline)),
-        )
+
+        def build() -> ByteDFA:
+            words = finite_words(decoded, _SPELLED_OUT)
+            if words is not None:
+                return literals_dfa([word.decode() for word in words])
+            if decoded.matches(b"a" * (decoded.n_states + 1)):  # a co-finite set accepts these
+                every = _shared("utf-8", TRUE, lambda: ByteDFA(*utf8_table()))
+                words = finite_words(every.difference(decoded), _SPELLED_OUT)
+                if words is not None:
+                    universe = _shared("string", TRUE, json_string_dfa)
+                    return other_literals_dfa([word.decode() for word in words], universe)
+            return json_string_encodings(decoded, deadline=deadline)
+
+        return _shared("encoded", decoded, lambda: _located(pointer, build))
 
     def pattern_matches(self, pattern: str, key: str) -> bool:
         """ECMA-262 ``pattern`` found somewhere in ``key`` (JSON Schema's ``pattern``)."""
@@ -280,6 +348,33 @@ class ScalarAutomata:
     @staticmethod
     def format_supported(name: str) -> bool:
         return name in FORMAT_REGEXES  # without compiling the automaton yet
+
+
+def _quotes_once(formula: Formula) -> bool:
+    """Whether ``formula`` is built from decoded values and quoted once (``json_string_value_dfa``).
+
+    That is cheaper for a combination of ``StringAtom``s. A lone atom keeps its quoted
+    automaton (shared by all compilations) and ``TRUE`` the universe; finite sets keep the
+    direct spelling of their literals (``literals``), which beats quoting a decoded trie.
+    """
+    return isinstance(formula, And | Or | Not) and formula != TRUE and _atoms_only(formula)
+
+
+def _atoms_only(formula: Formula) -> bool:
+    if isinstance(formula, And | Or):
+        return all(_atoms_only(part) for part in formula.parts)
+    if isinstance(formula, Not):
+        return _atoms_only(formula.part)
+    return isinstance(formula, StringAtom)
+
+
+def _pointer_of(formula: Formula) -> str:
+    """The pointer of the first atom of ``formula`` (where its errors are reported)."""
+    if isinstance(formula, And | Or):
+        return next((p for p in map(_pointer_of, formula.parts) if p), "")
+    if isinstance(formula, Not):
+        return _pointer_of(formula.part)
+    return getattr(formula, "pointer", "")
 
 
 def _has_lone_surrogate(text: str) -> bool:
