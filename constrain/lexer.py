@@ -1,23 +1,28 @@
 """The lexer: one byte DFA per set of expected terminals, built as a product on demand.
 
 At a lexeme boundary the parser expects some set of terminals (plus the ignored ones).
-Running all their DFAs in lockstep is one DFA whose states are tuples of
-``(terminal, terminal state)``; it is built eagerly for every reachable state the first
-time that set is expected, and all such products share one growing transition table
-that the Numba kernels step through. A state accepts the terminals whose component
-accepts; since every terminal DFA is trimmed, any state that exists can still reach
-an accepting one, so "alive" means "viable".
+Running all their DFAs in lockstep is one DFA whose states are lists of *components*
+``(terminal, terminal state)``; it is built for every reachable state the first time
+that set is expected (in Numba, ``native/lexer_product``), and all such products share
+one growing transition table that the Numba kernels step through. A state accepts the
+terminals whose component accepts; since every terminal DFA is trimmed, any state that
+exists can still reach an accepting one, so "alive" means "viable".
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from constrain.byte_dfa import ByteDFA
+from constrain.native.lexer_product import FRESH, ProductBuilder
 
 DEAD = -1
 
-ProductKey = tuple[tuple[int, int], ...]
+# A lexer state named relative to another one, the root of a shared trie walk: per component,
+# (the position of its terminal in the root's canonical order, the terminal's state).
+RelativeName = tuple[tuple[int, int], ...]
 
 
 class Lexer:
@@ -26,25 +31,19 @@ class Lexer:
     def __init__(self, dfas: tuple[ByteDFA, ...], ignore: frozenset[int]):
         self._dfas = dfas
         self._ignore = ignore
-        self._ids: dict[ProductKey | tuple[str, frozenset[int]], int] = {}
+        self._offsets = np.full(len(dfas), -1, dtype=np.int64)  # terminal -> its first component id
+        self._builder = ProductBuilder(len(dfas))
         self._starts: dict[frozenset[int], int] = {}
-        self._transitions = np.full((64, 256), DEAD, dtype=np.int32)
-        self._accepting = np.zeros(64, dtype=np.bool_)
-        self._terminal_class = np.zeros(64, dtype=np.int32)
-        self._class_ids: dict[tuple[int, ...], int] = {(): 0}
-        self.class_terminals: list[tuple[int, ...]] = [()]  # class id -> the terminals it accepts
-        self._components: list[ProductKey] = []
-        self._shapes: dict[int, tuple[bytes, list[int]]] = {}
-        self.accepted: list[tuple[int, ...]] = []
-        self.is_fresh: list[bool] = []
+        self._fingerprints: dict[int, bytes] = {}
+        self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}
 
     @property
     def transitions(self) -> np.ndarray:
-        return self._transitions[: len(self.accepted)]
+        return self._builder.transitions[: len(self._builder)]
 
     @property
     def accepting(self) -> np.ndarray:
-        return self._accepting[: len(self.accepted)]
+        return self._builder.accepting[: len(self._builder)]
 
     @property
     def terminal_classes(self) -> np.ndarray:
@@ -54,110 +53,80 @@ class Lexer:
         tables are keyed by it: the many states of one terminal (a name spelled to avoid
         keywords has hundreds) share their entries.
         """
-        return self._terminal_class[: len(self.accepted)]
+        return self._builder.terminal_class[: len(self._builder)]
 
     def terminal_class(self, state: int) -> int:
-        return int(self._terminal_class[state])
+        return int(self._builder.terminal_class[state])
+
+    def class_terminals(self, terminal_class: int) -> tuple[int, ...]:
+        """The terminals a state of this class accepts, in increasing order."""
+        return tuple(self._builder.classes[terminal_class].tolist())
+
+    def is_fresh(self, state: int) -> bool:
+        """Whether ``state`` starts a lexeme (no byte of it read yet)."""
+        members = self._builder.states[state]
+        return len(members) > 0 and members[0] == FRESH
 
     def start_state(self, expected: frozenset[int]) -> int:
         """The fresh state that starts a lexeme of any expected (or ignored) terminal."""
         state = self._starts.get(expected)
         if state is None:
             terminals = sorted(expected | self._ignore)
-            components = tuple((t, 0) for t in terminals if not self._dfas[t].is_empty)
-            state = self._build(("fresh", frozenset(terminals)), components)
-            self._starts[expected] = state
+            components = sorted(self._offset(t) for t in terminals if not self._dfas[t].is_empty)
+            state = self._starts[expected] = self._builder.build([FRESH, *components])
         return state
 
     def step(self, state: int, byte: int) -> int:
-        return int(self._transitions[state, byte])
+        return int(self._builder.transitions[state, byte])
 
-    def shape(self, state: int) -> tuple[bytes, list[int]]:
-        """A canonical signature of the automaton reachable from ``state``, and its states in
-        canonical order.
+    # --- naming states across grammars, for shared trie walks ------------------------------
 
-        Two states with equal signatures, in this lexer or another grammar's, accept the same
-        byte strings at the same places, so a trie walk from one serves the other: compiled
-        JSON Schemas share their string and number terminals, so their walks are shared.
+    def signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
+        """A canonical signature of the automaton reachable from ``state``, and its terminals
+        in canonical order.
+
+        Two states with equal signatures, in this lexer or another grammar's, run equal
+        terminal DFAs from equal states, so they accept the same byte strings at the same
+        places and a trie walk from one serves the other: compiled JSON Schemas share their
+        string and number terminals, so their walks are shared. States reached from the root
+        are named by :meth:`relative_name`, which means the same in both.
         """
-        found = self._shapes.get(state)
+        found = self._signatures.get(state)
         if found is None:
-            order, index = [state], {state: 0}
-            for current in order:
-                for target in dict.fromkeys(
-                    self._transitions[current][self._transitions[current] >= 0].tolist()
-                ):
-                    if target not in index:
-                        index[target] = len(order)
-                        order.append(target)
-            canonical = np.full(len(self.accepted), DEAD, dtype=np.int32)
-            canonical[order] = np.arange(len(order), dtype=np.int32)
-            rows = self._transitions[order]
-            table = np.where(rows >= 0, canonical[np.maximum(rows, 0)], DEAD)
-            found = (table.tobytes() + self._accepting[order].tobytes(), order)
-            self._shapes[state] = found
+            keyed = sorted((self._fingerprint(t), q, t) for t, q in self._components(state))
+            signature = b"".join(fingerprint + q.to_bytes(4, "little") for fingerprint, q, _ in keyed)
+            found = self._signatures[state] = (signature, tuple(t for _, _, t in keyed))
         return found
 
-    def _build(self, start_key: tuple[str, frozenset[int]], start_components: ProductKey) -> int:
-        """Create the start state and every state reachable from it; return the start id."""
-        start = self._new_state(start_key, start_components, fresh=True)
-        queue = [start]
-        while queue:
-            state = queue.pop()
-            components = self._components[state]
-            if not components:
-                continue
-            columns, inverse = _distinct_columns(
-                np.stack([self._dfas[t].transitions[q] for t, q in components])
-            )
-            targets = np.empty(len(columns), dtype=np.int32)
-            for j, column in enumerate(columns):
-                key = tuple((t, q) for (t, _), q in zip(components, column, strict=True) if q >= 0)
-                if not key:
-                    targets[j] = DEAD
-                    continue
-                target = self._ids.get(key)
-                if target is None:
-                    target = self._new_state(key, key, fresh=False)
-                    queue.append(target)
-                targets[j] = target
-            self._transitions[state] = targets[inverse]
-        return start
+    def relative_name(self, state: int, order: tuple[int, ...]) -> RelativeName:
+        position = {terminal: index for index, terminal in enumerate(order)}
+        return tuple(sorted((position[t], q) for t, q in self._components(state)))
 
-    def _new_state(self, key: object, components: ProductKey, *, fresh: bool) -> int:
-        state = len(self.accepted)
-        self._components.append(components)
-        if state == len(self._accepting):
-            self._grow()
-        self._ids[key] = state
-        accepted = tuple(t for t, q in components if self._dfas[t].accepting[q])
-        self.accepted.append(accepted)
-        self.is_fresh.append(fresh)
-        self._accepting[state] = bool(accepted)
-        if accepted not in self._class_ids:
-            self._class_ids[accepted] = len(self.class_terminals)
-            self.class_terminals.append(accepted)
-        self._terminal_class[state] = self._class_ids[accepted]
+    def state_named(self, name: RelativeName, order: tuple[int, ...]) -> int:
+        """The state :meth:`relative_name` names relative to a root with terminals ``order``."""
+        components = sorted(int(self._offsets[order[index]]) + q for index, q in name)
+        state = self._builder.states.find(components)
+        if state < 0:
+            raise AssertionError(f"lexer state {name} was never built")  # a build reaches every state
         return state
 
-    def _grow(self) -> None:
-        size = 2 * len(self._accepting)
-        transitions = np.full((size, 256), DEAD, dtype=np.int32)
-        transitions[: len(self._transitions)] = self._transitions
-        accepting = np.zeros(size, dtype=np.bool_)
-        accepting[: len(self._accepting)] = self._accepting
-        terminal_class = np.zeros(size, dtype=np.int32)
-        terminal_class[: len(self._terminal_class)] = self._terminal_class
-        self._transitions, self._accepting, self._terminal_class = transitions, accepting, terminal_class
+    def _offset(self, terminal: int) -> int:
+        if self._offsets[terminal] < 0:
+            dfa = self._dfas[terminal]
+            self._offsets[terminal] = self._builder.add_terminal(terminal, dfa.transitions, dfa.accepting)
+        return int(self._offsets[terminal])
 
+    def _components(self, state: int) -> list[tuple[int, int]]:
+        members = self._builder.states[state]
+        members = members[members >= 0]
+        terminals = self._builder.component_terminal[members]
+        return list(zip(terminals.tolist(), (members - self._offsets[terminals]).tolist(), strict=True))
 
-def _distinct_columns(rows: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
-    """The distinct columns of a (k, 256) table, and for each byte the index of its column.
-
-    Bytes that lead to the same tuple of component states lead to the same product state;
-    grouping them first means one key per distinct target instead of one per byte.
-    """
-    columns = np.ascontiguousarray(rows.T)
-    keys = columns.view(np.dtype((np.void, columns.dtype.itemsize * columns.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return columns[first].tolist(), inverse.reshape(-1)
+    def _fingerprint(self, terminal: int) -> bytes:
+        found = self._fingerprints.get(terminal)
+        if found is None:
+            dfa = self._dfas[terminal]
+            digest = hashlib.blake2b(dfa.transitions.tobytes(), digest_size=16)
+            digest.update(dfa.accepting.tobytes())
+            found = self._fingerprints[terminal] = digest.digest()
+        return found

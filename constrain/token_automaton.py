@@ -25,7 +25,7 @@ import numpy as np
 
 from constrain.earley import DEAD as DEAD_CHART
 from constrain.earley import EarleyParser
-from constrain.lexer import Lexer
+from constrain.lexer import Lexer, RelativeName
 from constrain.native import (
     DONE,
     NEED_END,
@@ -37,9 +37,11 @@ from constrain.native import (
     TrieWalker,
     pair_key,
     readable_below,
+    reads_all,
     trie_child_bytes,
     trie_parents,
 )
+from constrain.slices import vocabulary_slices
 from constrain.vocabulary import Vocabulary
 
 DEAD = -1
@@ -66,7 +68,8 @@ class State:
 class Walk:
     bits: np.ndarray  # uint32 mask words of the tokens the walk allowed
     # per accepting lexer state: the nodes where a lexeme may end in it inside a token, in preorder
-    boundaries: tuple[tuple[int, np.ndarray], ...]
+    # (in a shared walk the state is a RelativeName, the same in every grammar)
+    boundaries: tuple[tuple[int | RelativeName, np.ndarray], ...]
 
     @property
     def n_bytes(self) -> int:
@@ -118,6 +121,7 @@ class TokenAutomaton:
         for token in vocab.eos_token_ids:
             self._eos_bits[token >> 5] |= np.uint32(1 << (token & 31))
         self._walker = TrieWalker(vocab.trie)
+        self._slices = vocabulary_slices(vocab)
         if vocab.fingerprint not in _TRIE_LINKS:
             parents = trie_parents(vocab.trie)
             depth = int(vocab.trie.node_depth.max())
@@ -188,8 +192,9 @@ class TokenAutomaton:
                 if after < 0:
                     continue
                 stepped.add((chart, after))
-                if lexer.accepted[after]:
-                    ended.update(self._lexeme_end(chart, lexer.terminal_class(after)))
+                terminal_class = lexer.terminal_class(after)
+                if terminal_class:
+                    ended.update(self._lexeme_end(chart, terminal_class))
             if ended:
                 stepped.add(self._fresh(self.parser.merge(frozenset(ended))))
             if not stepped:
@@ -205,7 +210,7 @@ class TokenAutomaton:
         if out is None:
             charts = []
             expected = self.parser.expected_terminals(chart)
-            for terminal in self.lexer.class_terminals[terminal_class]:
+            for terminal in self.lexer.class_terminals(terminal_class):
                 if terminal in self.parser.grammar.ignore:
                     charts.append(chart)
                 if terminal in expected:
@@ -219,7 +224,7 @@ class TokenAutomaton:
         return (chart, self.lexer.start_state(self.parser.expected_terminals(chart)))
 
     def _is_accepting(self, threads: frozenset[Thread]) -> bool:
-        return any(self.lexer.is_fresh[s] and self.parser.is_accepting(c) for c, s in threads)
+        return any(self.lexer.is_fresh(s) and self.parser.is_accepting(c) for c, s in threads)
 
     def _intern(self, threads: frozenset[Thread]) -> int:
         if not threads:
@@ -336,30 +341,43 @@ class TokenAutomaton:
         """The walk of the whole trie from ``lexer_state``; cached.
 
         Besides this automaton's cache, walks are shared across every grammar compiled
-        against the same vocabulary through the lexer state's canonical shape (the shared
-        copy names lexer states by their canonical index).
+        against the same vocabulary through the lexer state's signature (the shared copy
+        names lexer states relative to the root, see ``Lexer.signature``).
         """
         walk = self._walks.get(lexer_state)
         if walk is None:
-            signature, order = self.lexer.shape(lexer_state)
+            signature, order = self.lexer.signature(lexer_state)
             shared = self._shared_walks.get(signature)
             if shared is None:
                 shared = self._walk_in_kernel(lexer_state, order)
                 self._shared_walks.put(signature, shared)
-            walk = Walk(shared.bits, tuple((order[index], nodes) for index, nodes in shared.boundaries))
+            named = self.lexer.state_named
+            walk = Walk(shared.bits, tuple((named(name, order), nodes) for name, nodes in shared.boundaries))
             if len(self._walks) >= MAX_CACHED_WALKS:
                 self._walks.clear()
             self._walks[lexer_state] = walk
         return walk
 
-    def _walk_in_kernel(self, lexer_state: int, order: list[int]) -> Walk:
-        """One kernel walk; its boundaries are keyed by canonical state index (``order``)."""
-        bits = np.zeros(self.n_words, dtype=np.uint32)
-        nodes, states = self._walker.walk(self.lexer.transitions, self.lexer.accepting, lexer_state, bits)
-        canonical = {state: index for index, state in enumerate(order)}
+    def _walk_in_kernel(self, lexer_state: int, order: tuple[int, ...]) -> Walk:
+        """One kernel walk; its boundaries are keyed by state names relative to the root.
+
+        Where the state reads everything a slice reads, the walk is the slice's mask plus a
+        walk of the trie of the other tokens (see ``slices``).
+        """
+        transitions, accepting = self.lexer.transitions, self.lexer.accepting
+        for piece in self._slices:
+            if reads_all(piece.transitions, transitions, lexer_state):
+                bits = piece.bits.copy()
+                nodes, states = piece.rest.walk(transitions, accepting, lexer_state, bits)
+                nodes = piece.rest_nodes[nodes]
+                break
+        else:
+            bits = np.zeros(self.n_words, dtype=np.uint32)
+            nodes, states = self._walker.walk(transitions, accepting, lexer_state, bits)
         by_state = np.argsort(states, kind="stable")  # keeps each state's nodes in preorder
         nodes, states = nodes[by_state], states[by_state]
         starts = np.flatnonzero(np.concatenate(([True], states[1:] != states[:-1]))) if len(states) else []
         bounds = [*starts, len(states)]
-        groups = tuple((canonical[int(states[begin])], nodes[begin:end]) for begin, end in pairwise(bounds))
+        name = self.lexer.relative_name
+        groups = tuple((name(int(states[begin]), order), nodes[begin:end]) for begin, end in pairwise(bounds))
         return Walk(bits, groups)

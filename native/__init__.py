@@ -34,6 +34,7 @@ from constrain.native.boundary_walk import (  # noqa: E402
     trie_child_bytes,
     trie_parents,
 )
+from constrain.native.simulation import reads_all  # noqa: E402
 from constrain.native.trie_walk import TrieWalker  # noqa: E402
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "TrieWalker",
     "pair_key",
     "readable_below",
+    "reads_all",
     "trie_child_bytes",
     "trie_parents",
 ]
