@@ -5,8 +5,9 @@ machine), over the JSON grammar and the byte vocabulary of the shipped tiny deno
 
 1. Checker latency per check at canvas lengths 64, 256 and 1024. The canvases are random JSON
    documents of about that many bytes, padded with EOS, with a random share of positions masked
-   (as during decoding); each is checked once with a correct proposal (a document token placed
-   at a masked position) and once with a random byte there.
+   (as during decoding); each is checked afresh, then once with a correct proposal (a document
+   token placed at a masked position) and once with a random byte there, both resuming the
+   search kept from the canvas's own check (what consecutive checks during decoding do).
 2. The share of proposals rejected while decoding, for the tiny model and for random logits.
 3. Decoding wall time with and without the constraint (same model, seeds and schedule), as ms
    per step and as a ratio; then the same overhead against the forward time of an 8B model.
@@ -78,13 +79,19 @@ def random_json_document(rng: random.Random, target_bytes: int) -> bytes:
 
 
 def checker_latency(checker: Checker, lengths: tuple[int, ...], per_length: int, seed: int) -> list[list]:
-    """Check latency (p50/p99/max) per canvas length, for correct and random proposals."""
+    """Check latency (p50/p99/max) per canvas length: a canvas checked afresh, then proposals on it.
+
+    Each canvas is first checked on its own, with nothing kept from other canvases (as when a
+    decoder starts); then a correct proposal (a document token at a masked position) and a random
+    byte there are checked, each a one-position change that resumes the kept search, as in decoding.
+    """
     rng = random.Random(seed)
     is_eos = np.arange(258) == EOS_TOKEN_ID
+    kinds = ("canvas (fresh)", "correct (resumed)", "random (resumed)")
     rows = []
     for length in lengths:
-        samples = {"correct": [], "random": []}
-        verdicts = {"correct": 0, "random": 0}
+        samples: dict[str, list[int]] = {kind: [] for kind in kinds}
+        verdicts = dict.fromkeys(kinds, 0)
         for _ in range(max(3, per_length * 64 // length)):
             document = list(random_json_document(rng, length))
             truth = np.array(document + [EOS_TOKEN_ID] * (length - len(document)))
@@ -97,19 +104,23 @@ def checker_latency(checker: Checker, lengths: tuple[int, ...], per_length: int,
             if len(masked) == 0:
                 continue
             position = int(masked[rng.randrange(len(masked))])
-            for kind, token in (("correct", int(truth[position])), ("random", rng.randrange(256))):
+            checker.forget()
+            proposals = [(kinds[0], canvas)]
+            for kind, token in ((kinds[1], int(truth[position])), (kinds[2], rng.randrange(256))):
                 proposal = canvas.copy()
                 proposal[position] = token
                 if is_eos[token]:
                     proposal[position:][proposal[position:] == MASK_TOKEN_ID] = token
                 elif (proposal[:position] == EOS_TOKEN_ID).any():
                     continue
+                proposals.append((kind, proposal))
+            for kind, proposal in proposals:
                 segments = canvas_segments(proposal, MASK_TOKEN_ID, is_eos)
                 started = time.perf_counter_ns()
                 completable = checker.is_completable(segments)
                 samples[kind].append(time.perf_counter_ns() - started)
                 verdicts[kind] += completable
-        for kind in ("correct", "random"):
+        for kind in kinds:
             summary = latency_summary(samples[kind])
             accepted = verdicts[kind] / max(1, summary["n"])
             rows.append(

@@ -31,11 +31,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from constrain import Vocabulary, compile_ir
+from constrain.diffusion.canvas import canvas_segments, violates_padding
 from constrain.infill import Checker, Hole
 from constrain.infill import checker as checker_module
 from constrain.ir import Grammar, regex_grammar
@@ -296,3 +298,41 @@ def test_mixed_holes_sound(case: Case, data, setups) -> None:
     pattern = data.draw(patterns(case, vocab, bounded=True, unbounded=True))
     if brute_force(pattern, case, reference, vocab, per_hole=2, total=2):
         assert checker.is_completable(pattern), pattern
+
+
+# --- consecutive checks ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def uncached() -> dict[str, Checker]:
+    """Checkers that never resume a kept search: every check starts from scratch."""
+    return {case.name: Checker(compile_ir(case.grammar, setups_vocab(case)), reuse=False) for case in CASES}
+
+
+def setups_vocab(case: Case) -> Vocabulary:
+    return Vocabulary.from_token_bytes([b"", *case.tokens], eos_token_ids=[EOS])
+
+
+@pytest.mark.parametrize("staged", [False, True], ids=["direct", "staged"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@HYPOTHESIS
+@given(data=st.data())
+def test_consecutive_checks_match_fresh_ones(case: Case, staged: bool, data, setups, uncached) -> None:
+    """A decoding-like run: a canvas of token slots, unmasked or remasked one position at a time;
+    the checker that resumes its kept searches gives every verdict a fresh search gives."""
+    checker, _, vocab = setups[case.name]
+    mask = vocab.size
+    is_eos = np.arange(vocab.size + 1) == EOS
+    token_ids = st.sampled_from([EOS, *range(1, vocab.size)])
+    length = data.draw(st.integers(1, 8))
+    canvas = np.array(data.draw(st.lists(token_ids | st.just(mask), min_size=length, max_size=length)))
+    edits = data.draw(st.lists(st.tuples(st.integers(0, length - 1), token_ids | st.just(mask)), max_size=10))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checker_module, "SMALL_AUTOMATON", 0 if staged else checker_module.SMALL_AUTOMATON)
+        for position, token in [(0, canvas[0]), *edits]:
+            canvas[position] = token
+            if violates_padding(canvas, mask, is_eos):
+                continue
+            segments = canvas_segments(canvas, mask, is_eos)
+            expected = uncached[case.name].is_completable(segments)
+            assert checker.is_completable(segments) == expected, segments

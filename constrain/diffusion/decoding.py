@@ -18,6 +18,11 @@ counts as a rejection; if a step runs out of proposals because of timeouts, the 
 ones are checked again without a time limit. The finished canvas has no holes left, and a
 completable canvas without holes is a word.
 
+Why the checks are cheap: one checker serves the whole generation and keeps its last searches;
+a proposal's canvas differs from the canvas just checked at one position, so its check resumes
+the kept search at the segment holding that position instead of starting over (see
+:mod:`constrain.infill.columns`).
+
 EOS is the padding: once an EOS stands at position q, the text ends there and every later
 position is set to EOS at once (no other token could stand there).
 """
