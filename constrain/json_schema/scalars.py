@@ -182,30 +182,20 @@ class ScalarAutomata:
         return dfa
 
     def _string_atom_values(self, atom: StringAtom) -> ByteDFA:
-        def build() -> ByteDFA:
-            return json_string_value_dfa(
-                min_length=atom.min_length,
-                max_length=atom.max_length,
-                pattern=atom.pattern,
-                format=atom.format,
-                deadline=self.ctx.budget.deadline,
-            )
-
-        try:
-            return _shared("string values", atom, lambda: _located(atom.pointer, build))
-        except UnsupportedSchemaError as error:
-            if error.keyword != "pattern":
-                raise
-            self.ctx.refuse_error(error, atom.pointer)
-            return self._string_atom_values(replace(atom, pattern=None))
+        return self._string_atom_dfa(atom, "string values", json_string_value_dfa)
 
     def _string_atom(self, atom: StringAtom | NumberAtom | Values) -> ByteDFA:
         if isinstance(atom, Values):
             return _shared("string", atom, lambda: json_string_dfa(enum_of=sorted(atom.values)))
         assert isinstance(atom, StringAtom)
+        return self._string_atom_dfa(atom, "string", json_string_dfa)
+
+    def _string_atom_dfa(self, atom: StringAtom, kind: str, compile_dfa: Callable[..., ByteDFA]) -> ByteDFA:
+        """The atom's automaton from ``compile_dfa`` (escaped text or decoded values), shared per
+        kind; a pattern that cannot be compiled is refused (dropped with a warning if lenient)."""
 
         def build() -> ByteDFA:
-            return json_string_dfa(
+            return compile_dfa(
                 min_length=atom.min_length,
                 max_length=atom.max_length,
                 pattern=atom.pattern,
@@ -214,12 +204,12 @@ class ScalarAutomata:
             )
 
         try:
-            return _shared("string", atom, lambda: _located(atom.pointer, build))
+            return _shared(kind, atom, lambda: _located(atom.pointer, build))
         except UnsupportedSchemaError as error:
             if error.keyword != "pattern":
                 raise
             self.ctx.refuse_error(error, atom.pointer)
-            return self._string_atom(replace(atom, pattern=None))
+            return self._string_atom_dfa(replace(atom, pattern=None), kind, compile_dfa)
 
     def _number_atom(self, atom: StringAtom | NumberAtom | Values) -> ByteDFA:
         if isinstance(atom, Values):
