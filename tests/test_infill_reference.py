@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from constrain import Vocabulary, compile_ir
@@ -281,6 +281,8 @@ EXACT_UNBOUNDED = [c for c in CASES if c.name == "dyck" or c.exact_fill_bound is
 def test_unbounded_holes_exact(case: Case, data, setups) -> None:
     checker, reference, vocab = setups[case.name]
     pattern = data.draw(patterns(case, vocab, bounded=False, unbounded=True))
+    # the brute force is exponential in the number of unbounded holes (four took it 90 s)
+    assume(sum(isinstance(item, Hole) for item in pattern) <= 2)
     if case.name == "dyck":
         per_hole = total = dyck_bound(pattern, vocab)
     else:
