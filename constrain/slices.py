@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from constrain.byte_dfa import compile_regex_dfa
-from constrain.native import TrieWalker, trie_parents
+from constrain.native import TrieWalker
 from constrain.token_trie import TokenTrie
 from constrain.vocabulary import Vocabulary
 
@@ -36,15 +36,16 @@ class Slice:
     rest_nodes: np.ndarray  # per node of that trie, the node with the same bytes in the full trie
 
 
-def vocabulary_slices(vocab: Vocabulary) -> tuple[Slice, ...]:
-    """The slices of ``vocab``, built once per process (a full walk and a small trie each)."""
+def vocabulary_slices(vocab: Vocabulary, parents: np.ndarray) -> tuple[Slice, ...]:
+    """The slices of ``vocab`` (whose trie has these ``parents``), built once per process: a full
+    walk and a small trie each."""
     found = _SLICES.get(vocab.fingerprint)
     if found is None:
-        found = _SLICES[vocab.fingerprint] = (_build_slice(STRING_CHARACTERS, vocab),)
+        found = _SLICES[vocab.fingerprint] = (_build_slice(STRING_CHARACTERS, vocab, parents),)
     return found
 
 
-def _build_slice(pattern: str, vocab: Vocabulary) -> Slice:
+def _build_slice(pattern: str, vocab: Vocabulary, parents: np.ndarray) -> Slice:
     dfa = compile_regex_dfa(pattern)
     accepting = np.ones(dfa.n_states, dtype=np.bool_)
     bits = np.zeros((vocab.size + 31) // 32, dtype=np.uint32)
@@ -53,17 +54,16 @@ def _build_slice(pattern: str, vocab: Vocabulary) -> Slice:
     in_slice[np.flatnonzero(np.unpackbits(bits.view(np.uint8), bitorder="little")[: vocab.size])] = True
     rest_bytes = [b"" if in_slice[token] else data for token, data in enumerate(vocab.token_bytes)]
     rest = TokenTrie.build(rest_bytes)
-    return Slice(dfa.transitions, bits, TrieWalker(rest), _same_nodes(rest, vocab.trie))
+    return Slice(dfa.transitions, bits, TrieWalker(rest), _same_nodes(rest, vocab.trie, parents))
 
 
-def _same_nodes(part: TokenTrie, whole: TokenTrie) -> np.ndarray:
+def _same_nodes(part: TokenTrie, whole: TokenTrie, parent: np.ndarray) -> np.ndarray:
     """Per node of ``part`` (a trie of some of ``whole``'s tokens), the node of ``whole`` that
     spells the same bytes: the ancestor, at the node's depth, of where a token below it ends."""
     if part.n_nodes == 1:
         return np.zeros(1, dtype=np.int32)
     leaf = part.subtree_end - 1  # the last node of a subtree is a leaf, and a token ends at every leaf
     node = whole.token_node[part.token_ids[part.token_start[leaf]]]
-    parent = trie_parents(whole)
     while True:
         deeper = whole.node_depth[node] > part.node_depth
         if not deeper.any():

@@ -121,12 +121,12 @@ class TokenAutomaton:
         for token in vocab.eos_token_ids:
             self._eos_bits[token >> 5] |= np.uint32(1 << (token & 31))
         self._walker = TrieWalker(vocab.trie)
-        self._slices = vocabulary_slices(vocab)
         if vocab.fingerprint not in _TRIE_LINKS:
             parents = trie_parents(vocab.trie)
             depth = int(vocab.trie.node_depth.max())
             _TRIE_LINKS[vocab.fingerprint] = (parents, trie_child_bytes(vocab.trie, parents), depth)
         self._parents, self._child_bytes, self._trie_depth = _TRIE_LINKS[vocab.fingerprint]
+        self._slices = vocabulary_slices(vocab, self._parents)
         self._end_of: dict[tuple[int, int], int] = {}  # mirrors self._ends
         self._worth_visiting: dict[tuple[int, int, int], np.ndarray] = {}
         self._ends = IntTable()  # (chart, class of accepted terminals) -> chart after the lexeme, or DEAD

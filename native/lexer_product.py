@@ -38,10 +38,17 @@ def _hash(items, n):
 
 
 @njit(cache=True, nogil=True)
+def _home_slot(h, mask):
+    """Where probing for hash ``h`` starts: its well-mixed high bits, since list hashes differ
+    mostly there."""
+    return ((h ^ (h >> 29)) * _MIX >> 32) & mask
+
+
+@njit(cache=True, nogil=True)
 def _find_slot(pool, starts, hashes, slots, items, n, h):
     """The slot holding the list ``items[:n]`` (hash ``h``), or the empty slot where it belongs."""
     mask = slots.shape[0] - 1
-    i = ((h ^ (h >> 29)) * _MIX >> 32) & mask
+    i = _home_slot(h, mask)
     while slots[i] != EMPTY_SLOT:
         found = slots[i]
         if hashes[found] == h and starts[found + 1] - starts[found] == n:
@@ -85,8 +92,7 @@ def _lookup(pool, starts, hashes, slots, items, n):
 def _rehash(starts, hashes, size, slots):
     mask = slots.shape[0] - 1
     for found in range(size):
-        h = hashes[found]
-        i = ((h ^ (h >> 29)) * _MIX >> 32) & mask
+        i = _home_slot(hashes[found], mask)
         while slots[i] != EMPTY_SLOT:
             i = (i + 1) & mask
         slots[i] = found
@@ -232,6 +238,7 @@ class ProductBuilder:
         self.terminal_class = np.zeros(self.states.capacity, dtype=np.int32)
         self._progress = np.zeros(1, dtype=np.int64)  # states with their row filled
         self._classified = 0
+        self._n_terminals = n_terminals
         self._items = np.empty(n_terminals + 2, dtype=np.int32)
         self._previous = np.empty(n_terminals + 2, dtype=np.int32)
 
@@ -244,7 +251,7 @@ class ProductBuilder:
         component id of its state ``q`` is the offset plus ``q``."""
         if transitions.dtype != np.int32 or transitions.ndim != 2 or transitions.shape[1] != 256:
             raise ConstrainError("terminal transitions must be an int32 array of shape (n, 256)")
-        if not 0 <= terminal < len(self._items) - 1:
+        if not 0 <= terminal < self._n_terminals:
             raise ConstrainError(f"terminal {terminal} is out of range")
         offset, end = self._n_components, self._n_components + len(transitions)
         if end > len(self._component_terminal):  # grow by doubling: terminals join one at a time
@@ -276,7 +283,6 @@ class ProductBuilder:
                 self.states.counts, self._component_next, self.transitions, self._progress,
                 self._items, self._previous,
             )  # fmt: skip
-            self._sync_tables()
             if status == DONE:
                 self._classify()
                 return state

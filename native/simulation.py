@@ -19,11 +19,9 @@ from constrain.errors import ConstrainError
 @njit(cache=True, nogil=True)
 def _reads_all(slice_transitions, transitions, state):
     n_slice = slice_transitions.shape[0]
-    seen = {np.int64(0) * n_slice + 0}  # keys: lexer state * n_slice + slice state
-    seen.clear()
-    stack_lexer = [np.int64(state)]
+    seen = {state * n_slice}  # keys: lexer state * n_slice + slice state
+    stack_lexer = [state]
     stack_slice = [np.int64(0)]
-    seen.add(np.int64(state) * n_slice)
     while stack_lexer:
         q = stack_lexer.pop()
         p = stack_slice.pop()
